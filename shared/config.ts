@@ -1,0 +1,289 @@
+import { z } from 'zod';
+import { InvalidEnvironmentError, type ValidationIssue } from './errors.js';
+import { Keyring, parseKey } from './crypto.js';
+import { TARGETS, type Target } from './jobs.js';
+
+/**
+ * The one configuration module: environment variables in, a frozen typed config out.
+ * Every variable is listed in the README's configuration table with its default.
+ * A bad value stops start-up with a message naming the variable and what it expects.
+ */
+
+const intFrom = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, `expected a whole number from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().int().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+const key = z
+  .string()
+  .transform((v, ctx) => {
+    try {
+      return parseKey(v);
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: (e as Error).message });
+      return z.NEVER;
+    }
+  });
+
+const keyList = z.string().transform((v, ctx) => {
+  const out: Buffer[] = [];
+  for (const [i, part] of v.split(',').map((s) => s.trim()).filter(Boolean).entries()) {
+    try {
+      out.push(parseKey(part));
+    } catch (e) {
+      ctx.addIssue({ code: 'custom', message: `key #${i + 1}: ${(e as Error).message}` });
+    }
+  }
+  return out;
+});
+
+const targetList = z.string().transform((v, ctx) => {
+  const names = v.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const bad = names.filter((n) => !(TARGETS as readonly string[]).includes(n));
+  if (bad.length) ctx.addIssue({ code: 'custom', message: `unknown target ${bad.join(', ')}; expected a comma-separated list of ${TARGETS.join(', ')}` });
+  return [...new Set(names)] as Target[];
+});
+
+// CROWD_ROLE_MAP: JSON object, Crowd group name → app role (many groups may map to one role).
+const roleMap = z.string().transform((v, ctx) => {
+  try {
+    const parsed = z.record(z.string().min(1), z.string().min(1)).safeParse(JSON.parse(v));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // falls through to the issue below
+  }
+  ctx.addIssue({ code: 'custom', message: 'expected a JSON object of Crowd group name → app role, e.g. {"jira-admins":"admin"}' });
+  return z.NEVER;
+});
+
+const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+/** The variables idsync reads, each with its default. */
+const envSchema = z.object({
+  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  IDSYNC_PREFIX: z.string().trim().min(1).refine((v) => !v.includes(':'), 'must not contain ":"').default('{idsync}'),
+  IDSYNC_SECRET_KEY: key.optional(),
+  IDSYNC_PREVIOUS_SECRET_KEYS: keyList.optional(),
+  IDSYNC_TARGETS: targetList.optional(),
+  IDSYNC_LOG_LEVEL: logLevel.default('info'),
+  IDSYNC_LOG_FORMAT: z.enum(['json', 'pretty', 'auto']).default('auto'),
+  IDSYNC_HEALTH_PORT: intFrom(0, 65535).default(7070),
+  IDSYNC_ATTEMPTS: intFrom(1, 1000).default(8),
+  IDSYNC_BACKOFF_MS: intFrom(1).default(1000),
+  IDSYNC_MAX_BACKOFF_MS: intFrom(1).default(300_000),
+  IDSYNC_SHUTDOWN_TIMEOUT_MS: intFrom(0).default(25_000),
+  IDSYNC_QUARANTINE_PROBE_MS: intFrom(10).default(30_000),
+  IDSYNC_PASSWORD_TTL_MS: intFrom(1000).default(3_600_000),
+  IDSYNC_AUDIT_MAX_ENTRIES: intFrom(100).default(1_000_000),
+  IDSYNC_AUDIT_MAX_AGE_DAYS: intFrom(1).default(90),
+  CROWD_URL: url(['http:', 'https:']).optional(),
+  CROWD_APP_NAME: z.string().min(1).optional(),
+  CROWD_APP_PASSWORD: z.string().min(1).optional(),
+  CROWD_CONCURRENCY: intFrom(1, 1000).default(20),
+  CROWD_JOBS_PER_SECOND: intFrom(1).optional(),
+  CROWD_TIMEOUT_MS: intFrom(100).default(10_000),
+  CROWD_DELETE_POLICY: z.enum(['deactivate', 'delete']).default('deactivate'),
+  CROWD_REQUESTS_PER_SECOND: intFrom(1).optional(),
+  CROWD_MAPPING_MODULE: z.string().min(1).optional(),
+  CROWD_ROLE_MAP: roleMap.optional(),
+  ENTRA_TENANT_ID: z.string().trim().regex(/^[0-9a-zA-Z-.]+$/, 'expected a tenant id (GUID or domain)').optional(),
+  ENTRA_CLIENT_ID: z.string().trim().min(1).optional(),
+  ENTRA_CLIENT_SECRET: z.string().min(1).optional(),
+  ENTRA_CLIENT_CERTIFICATE_PATH: z.string().min(1).optional(),
+  ENTRA_AUTHORITY_HOST: url(['https:']).default('https://login.microsoftonline.com'),
+  GRAPH_BASE_URL: url(['https:']).default('https://graph.microsoft.com/'),
+  ENTRA_CONCURRENCY: intFrom(1, 1000).default(20),
+  ENTRA_WRITES_PER_SECOND: intFrom(1).default(20),
+  ENTRA_TIMEOUT_MS: intFrom(100).default(30_000),
+  ENTRA_DELETE_POLICY: z.enum(['disable', 'delete']).default('disable'),
+  ENTRA_MATCH_ATTRIBUTES: z.string().transform((v, ctx) => {
+    const names = v.split(',').map((s) => s.trim()).filter(Boolean);
+    const bad = names.filter((n) => !['userPrincipalName', 'employeeId', 'onPremisesImmutableId', 'mail'].includes(n));
+    if (bad.length || !names.length) ctx.addIssue({ code: 'custom', message: 'expected a comma-separated list of userPrincipalName, employeeId, onPremisesImmutableId, mail' });
+    return names;
+  }).optional(),
+  ENTRA_UPN_DOMAIN: z.string().trim().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'expected a domain name, e.g. contoso.onmicrosoft.com').optional(),
+  ENTRA_MAPPING_MODULE: z.string().min(1).optional(),
+});
+
+export interface CrowdConfig {
+  url: string;
+  applicationName: string;
+  applicationPassword: string;
+  concurrency: number;
+  /** Jobs started per second across every worker process; undefined = no static limit. */
+  jobsPerSecond: number | undefined;
+  timeoutMs: number;
+  deletePolicy: 'deactivate' | 'delete';
+  /** HTTP requests per second across all processes; undefined = unlimited. */
+  requestsPerSecond: number | undefined;
+  /** Path of an ESM module that customises the attribute mapping (see workers/crowd). */
+  mappingModule: string | undefined;
+  /** Crowd group name → app role, applied on pull. */
+  roleMap: Readonly<Record<string, string>>;
+}
+
+export interface EntraConfig {
+  tenantId: string;
+  clientId: string;
+  clientSecret: string | undefined;
+  clientCertificatePath: string | undefined;
+  authorityHost: string;
+  graphBaseUrl: string;
+  concurrency: number;
+  writesPerSecond: number;
+  timeoutMs: number;
+  deletePolicy: 'disable' | 'delete';
+  /** Attributes tried, in order, to match an unlinked user. */
+  matchAttributes: readonly string[];
+  /** Domain for derived UPNs; undefined = the tenant's default verified domain. */
+  upnDomain: string | undefined;
+  /** Path of an ESM module that customises the attribute mapping (see workers/entra). */
+  mappingModule: string | undefined;
+}
+
+export interface IdsyncConfig {
+  redisUrl: string;
+  prefix: string;
+  /** Undefined when no IDSYNC_SECRET_KEY is set: password sync is then refused. */
+  keyring: Keyring | undefined;
+  targets: readonly Target[];
+  log: { level: z.infer<typeof logLevel>; format: 'json' | 'pretty' };
+  healthPort: number;
+  jobs: {
+    attempts: number;
+    backoffMs: number;
+    maxBackoffMs: number;
+    passwordTtlMs: number;
+  };
+  shutdownTimeoutMs: number;
+  quarantineProbeMs: number;
+  audit: { maxEntries: number; maxAgeMs: number };
+  crowd: CrowdConfig | undefined;
+  entra: EntraConfig | undefined;
+}
+
+export type Env = Record<string, string | undefined>;
+
+/** Reads and validates the environment. Empty strings count as unset. */
+export function loadConfig(env: Env = process.env): IdsyncConfig {
+  const present = Object.fromEntries(
+    Object.keys(envSchema.shape)
+      .filter((k) => env[k] !== undefined && env[k] !== '')
+      .map((k) => [k, env[k]]),
+  );
+  const parsed = envSchema.safeParse(present);
+  if (!parsed.success) {
+    throw new InvalidEnvironmentError(
+      parsed.error.issues.map((i) => ({ path: String(i.path[0] ?? ''), message: i.message })),
+    );
+  }
+  const e = parsed.data;
+  const problems: ValidationIssue[] = [];
+
+  const crowdVars = ['CROWD_URL', 'CROWD_APP_NAME', 'CROWD_APP_PASSWORD'] as const;
+  const entraVars = ['ENTRA_TENANT_ID', 'ENTRA_CLIENT_ID'] as const;
+  const crowdPresent = crowdVars.some((v) => e[v] !== undefined);
+  const entraPresent = entraVars.some((v) => e[v] !== undefined);
+  const targets = e.IDSYNC_TARGETS ?? [
+    ...(crowdPresent ? (['crowd'] as const) : []),
+    ...(entraPresent ? (['entra'] as const) : []),
+  ];
+
+  if (targets.includes('crowd') || crowdPresent) {
+    for (const v of crowdVars) if (e[v] === undefined) problems.push({ path: v, message: 'required for the crowd target' });
+  }
+  if (targets.includes('entra') || entraPresent) {
+    for (const v of entraVars) if (e[v] === undefined) problems.push({ path: v, message: 'required for the entra target' });
+    if (!e.ENTRA_CLIENT_SECRET && !e.ENTRA_CLIENT_CERTIFICATE_PATH) {
+      problems.push({ path: 'ENTRA_CLIENT_SECRET', message: 'set it or ENTRA_CLIENT_CERTIFICATE_PATH for the entra target' });
+    }
+  }
+  if (e.IDSYNC_PREVIOUS_SECRET_KEYS?.length && !e.IDSYNC_SECRET_KEY) {
+    problems.push({ path: 'IDSYNC_SECRET_KEY', message: 'required when IDSYNC_PREVIOUS_SECRET_KEYS is set' });
+  }
+  if (problems.length) throw new InvalidEnvironmentError(problems);
+
+  const crowd: CrowdConfig | undefined =
+    e.CROWD_URL && e.CROWD_APP_NAME && e.CROWD_APP_PASSWORD
+      ? {
+          url: e.CROWD_URL,
+          applicationName: e.CROWD_APP_NAME,
+          applicationPassword: e.CROWD_APP_PASSWORD,
+          concurrency: e.CROWD_CONCURRENCY,
+          jobsPerSecond: e.CROWD_JOBS_PER_SECOND,
+          timeoutMs: e.CROWD_TIMEOUT_MS,
+          deletePolicy: e.CROWD_DELETE_POLICY,
+          requestsPerSecond: e.CROWD_REQUESTS_PER_SECOND,
+          mappingModule: e.CROWD_MAPPING_MODULE,
+          roleMap: e.CROWD_ROLE_MAP ?? {},
+        }
+      : undefined;
+  const entra: EntraConfig | undefined =
+    e.ENTRA_TENANT_ID && e.ENTRA_CLIENT_ID
+      ? {
+          tenantId: e.ENTRA_TENANT_ID,
+          clientId: e.ENTRA_CLIENT_ID,
+          clientSecret: e.ENTRA_CLIENT_SECRET,
+          clientCertificatePath: e.ENTRA_CLIENT_CERTIFICATE_PATH,
+          authorityHost: e.ENTRA_AUTHORITY_HOST,
+          graphBaseUrl: e.GRAPH_BASE_URL,
+          concurrency: e.ENTRA_CONCURRENCY,
+          writesPerSecond: e.ENTRA_WRITES_PER_SECOND,
+          timeoutMs: e.ENTRA_TIMEOUT_MS,
+          deletePolicy: e.ENTRA_DELETE_POLICY,
+          matchAttributes: e.ENTRA_MATCH_ATTRIBUTES ?? ['userPrincipalName'],
+          upnDomain: e.ENTRA_UPN_DOMAIN,
+          mappingModule: e.ENTRA_MAPPING_MODULE,
+        }
+      : undefined;
+
+  return deepFreeze({
+    redisUrl: e.REDIS_URL,
+    prefix: e.IDSYNC_PREFIX,
+    keyring: e.IDSYNC_SECRET_KEY ? new Keyring(e.IDSYNC_SECRET_KEY, e.IDSYNC_PREVIOUS_SECRET_KEYS) : undefined,
+    targets,
+    log: {
+      level: e.IDSYNC_LOG_LEVEL,
+      format: e.IDSYNC_LOG_FORMAT === 'auto' ? (process.stdout.isTTY ? 'pretty' : 'json') : e.IDSYNC_LOG_FORMAT,
+    },
+    healthPort: e.IDSYNC_HEALTH_PORT,
+    jobs: {
+      attempts: e.IDSYNC_ATTEMPTS,
+      backoffMs: e.IDSYNC_BACKOFF_MS,
+      maxBackoffMs: e.IDSYNC_MAX_BACKOFF_MS,
+      passwordTtlMs: e.IDSYNC_PASSWORD_TTL_MS,
+    },
+    shutdownTimeoutMs: e.IDSYNC_SHUTDOWN_TIMEOUT_MS,
+    quarantineProbeMs: e.IDSYNC_QUARANTINE_PROBE_MS,
+    audit: { maxEntries: e.IDSYNC_AUDIT_MAX_ENTRIES, maxAgeMs: e.IDSYNC_AUDIT_MAX_AGE_DAYS * 86_400_000 },
+    crowd,
+    entra,
+  });
+}
+
+/** The names of every variable loadConfig reads (the README table is checked against it). */
+export const CONFIG_VARIABLES: readonly string[] = Object.keys(envSchema.shape);
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object' && !(value instanceof Keyring) && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,181 @@
+import { z } from 'zod';
+import { encryptedEnvelopeSchema } from './crypto.js';
+
+/**
+ * The job contract: queue names, job names, a versioned zod schema for every payload
+ * and the typed queue → job name → payload map that producers and workers share.
+ *
+ * Jobs carry state, not diffs (design decision 1): `push-user` says "make user X on
+ * this target look like this snapshot", or, with `op: 'delete'`, "user X is gone".
+ * Upserts and deletes share one job name and one deduplication id per (target, user),
+ * so the newest state always wins and a delete can never overtake an older upsert.
+ */
+
+export const SCHEMA_VERSION = 1 as const;
+
+/** Remote systems idsync keeps in step; each has its own queue. */
+export const TARGETS = ['crowd', 'entra'] as const;
+export type Target = (typeof TARGETS)[number];
+
+/** Queue names: one per target, `sync` for full-sync orchestration, `app` for pulled changes. */
+export const QUEUES = { crowd: 'crowd', entra: 'entra', sync: 'sync', app: 'app' } as const;
+export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];
+
+export const JOB_NAMES = {
+  pushUser: 'push-user',
+  setPassword: 'set-password',
+  pullUser: 'pull-user',
+  provision: 'provision',
+  fullSync: 'full-sync',
+  applyUser: 'apply-user',
+} as const;
+
+const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+const optionalText = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`).optional();
+
+export const userIdSchema = text(256);
+
+/** What the application says a user looks like now. */
+export const userSnapshotSchema = z.object({
+  id: userIdSchema,
+  username: text(255),
+  email: z.string().trim().max(254).email('must be an e-mail address'),
+  firstName: optionalText(64),
+  lastName: optionalText(64),
+  displayName: optionalText(256),
+  active: z.boolean().default(true),
+  /** Direct group names on the target; omitted = leave memberships alone. */
+  groups: z.array(text(255)).max(5000).optional(),
+  /** Custom attributes for the target's attribute mapping. */
+  attributes: z.record(z.string().min(1).max(255), z.union([z.string().max(4096), z.array(z.string().max(4096)).max(100)])).optional(),
+  /**
+   * Monotonic per user (a row version, an updated-at in ms). A snapshot older than the
+   * one already applied is skipped. Assigned by the client from the clock when omitted.
+   */
+  version: z.number().int().nonnegative().optional(),
+});
+export type UserSnapshotInput = z.input<typeof userSnapshotSchema>;
+export type UserSnapshot = z.output<typeof userSnapshotSchema>;
+
+export const userRefSchema = z.object({
+  id: userIdSchema,
+  username: text(255).optional(),
+});
+export type UserRef = z.infer<typeof userRefSchema>;
+
+const targetSchema = z.enum(TARGETS);
+const envelope = { schemaVersion: z.literal(SCHEMA_VERSION), enqueuedAt: z.number().int() };
+
+export const pushUserDataSchema = z.discriminatedUnion('op', [
+  z.object({ ...envelope, op: z.literal('upsert'), user: userSnapshotSchema.required({ version: true }) }),
+  z.object({
+    ...envelope,
+    op: z.literal('delete'),
+    user: userRefSchema.extend({ version: z.number().int().nonnegative() }),
+  }),
+]);
+export type PushUserData = z.infer<typeof pushUserDataSchema>;
+
+export const setPasswordDataSchema = z.object({
+  ...envelope,
+  user: userRefSchema,
+  /** AES-256-GCM envelope bound to `${target}:${user.id}`; decrypted only inside the worker. */
+  password: encryptedEnvelopeSchema,
+  /** After this instant the job fails instead of applying a stale password. */
+  expiresAt: z.number().int(),
+});
+export type SetPasswordData = z.infer<typeof setPasswordDataSchema>;
+
+export const pullUserDataSchema = z.object({
+  ...envelope,
+  user: userRefSchema,
+  /** `refresh` answers the caller with the remote user; `pull` also applies it to the app. */
+  mode: z.enum(['pull', 'refresh']),
+});
+export type PullUserData = z.infer<typeof pullUserDataSchema>;
+
+export const provisionDataSchema = z.object({
+  ...envelope,
+  scope: z.union([z.literal('all'), z.object({ ids: z.array(userIdSchema).min(1).max(100_000) })]),
+  targets: z.array(targetSchema).min(1),
+});
+export type ProvisionData = z.infer<typeof provisionDataSchema>;
+
+export const fullSyncDataSchema = z.object({
+  ...envelope,
+  targets: z.array(targetSchema).min(1),
+  mode: z.enum(['plan', 'apply', 'dry-run']),
+  /** The cron slot this run belongs to, for one enqueue per slot across replicas. */
+  slot: z.string().optional(),
+});
+export type FullSyncData = z.infer<typeof fullSyncDataSchema>;
+
+/** A remote user mapped back to the application's shape. */
+export const remoteUserSchema = z.object({
+  target: targetSchema,
+  remoteId: z.string().min(1),
+  username: z.string(),
+  email: z.string().optional(),
+  firstName: z.string().optional(),
+  lastName: z.string().optional(),
+  displayName: z.string().optional(),
+  active: z.boolean(),
+  groups: z.array(z.string()).optional(),
+  roles: z.array(z.string()).optional(),
+  attributes: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
+});
+export type RemoteUser = z.infer<typeof remoteUserSchema>;
+
+export const applyUserDataSchema = z.object({
+  ...envelope,
+  appUserId: userIdSchema.optional(),
+  /** `null` = the user no longer exists on the source target. */
+  remote: remoteUserSchema.nullable(),
+  source: targetSchema,
+});
+export type ApplyUserData = z.infer<typeof applyUserDataSchema>;
+
+/** Job name → payload schema, per queue. */
+export const JOB_SCHEMAS = {
+  crowd: { 'push-user': pushUserDataSchema, 'set-password': setPasswordDataSchema, 'pull-user': pullUserDataSchema },
+  entra: { 'push-user': pushUserDataSchema, 'set-password': setPasswordDataSchema, 'pull-user': pullUserDataSchema },
+  sync: { provision: provisionDataSchema, 'full-sync': fullSyncDataSchema },
+  app: { 'apply-user': applyUserDataSchema },
+} as const;
+
+type Schemas = typeof JOB_SCHEMAS;
+/** The typed map: `JobMap['crowd']['push-user']` is the payload type. */
+export type JobMap = { [Q in keyof Schemas]: { [N in keyof Schemas[Q]]: z.infer<Schemas[Q][N] & z.ZodType> } };
+export type TargetJobName = keyof JobMap['crowd'];
+export type TargetJobData = JobMap['crowd'][TargetJobName];
+
+/** What the runtime returns from a target job (kept as the job's return value). */
+export interface TargetJobResult {
+  outcome: 'applied' | 'skipped';
+  operation: string;
+  reason?: string;
+  remoteId?: string;
+  changedAttributes?: string[];
+  /** Only for `pull-user` in `refresh` mode: the remote user, or null when absent. */
+  remote?: RemoteUser | null;
+}
+
+/** Deduplication ids: one waiting + one running job per (queue, kind, user). */
+export const dedupId = {
+  push: (userId: string) => `push-user-${userId}`,
+  password: (userId: string) => `set-password-${userId}`,
+  pull: (userId: string) => `pull-user-${userId}`,
+};
+
+/** The associated data that binds a password envelope to one (target, user). */
+export const passwordAad = (target: Target, userId: string) => `idsync:password:${target}:${userId}`;
+
+/** Backoff type registered by the worker runtime: Retry-After aware, exponential with jitter. */
+export const BACKOFF_TYPE = 'idsync';
+
+/** Validates a payload against its schema; the runtime calls this before processing. */
+export function parseJobData<Q extends keyof Schemas>(queue: Q, name: string, data: unknown): JobMap[Q][keyof JobMap[Q]] {
+  const schema = (JOB_SCHEMAS[queue] as Record<string, z.ZodType>)[name];
+  if (!schema) throw new Error(`unknown job name "${name}" on queue "${queue}"`);
+  return schema.parse(data) as JobMap[Q][keyof JobMap[Q]];
+}

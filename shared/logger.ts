@@ -1,0 +1,49 @@
+import { pino, type Logger, type LoggerOptions } from 'pino';
+import { redactText, redactValue } from './redact.js';
+
+export type { Logger } from 'pino';
+
+export interface LoggerSettings {
+  level?: string;
+  /** `json` for machines (default); `pretty` for a terminal. */
+  format?: 'json' | 'pretty';
+  /** Where lines go; defaults to stdout. Tests pass a stream to inspect output. */
+  destination?: NodeJS.WritableStream;
+}
+
+/**
+ * pino, with secrets redacted wherever they sit: every log object is walked, keys
+ * that name a secret are replaced, and strings (messages, error texts, URLs) are
+ * scrubbed of bearer tokens, JWTs and credentials. Scoped child loggers
+ * (`logger.child({ target, jobId, userId })`) inherit the same redaction.
+ */
+export function createLogger(settings: LoggerSettings = {}): Logger {
+  const options: LoggerOptions = {
+    level: settings.level ?? 'info',
+    base: { service: 'idsync' },
+    formatters: {
+      log: (object) => redactValue(object) as Record<string, unknown>,
+      bindings: (bindings) => redactValue(bindings) as Record<string, unknown>,
+    },
+    hooks: {
+      logMethod(args, method) {
+        method.apply(this, args.map((a) => (typeof a === 'string' ? redactText(a) : a)) as Parameters<typeof method>);
+      },
+    },
+    serializers: { err: (err: Error) => redactValue(err) },
+  };
+  if (settings.format === 'pretty' && !settings.destination) {
+    return redactChildBindings(pino({ ...options, transport: { target: 'pino-pretty', options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } } }));
+  }
+  return redactChildBindings(settings.destination ? pino(options, settings.destination) : pino(options));
+}
+
+// pino serialises a child's bindings once, without the `log` formatter; scrub them on the way in.
+function redactChildBindings(logger: Logger): Logger {
+  const child = logger.child.bind(logger) as unknown as (bindings: object, options?: object) => Logger;
+  logger.child = ((bindings: object, options?: object) => redactChildBindings(child(redactValue(bindings) as object, options))) as unknown as Logger['child'];
+  return logger;
+}
+
+/** A logger that discards everything (tests, embedded use). */
+export const silentLogger: Logger = pino({ level: 'silent' });
