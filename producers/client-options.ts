@@ -1,0 +1,38 @@
+import type { Redis } from 'ioredis';
+import type { Target } from '../shared/jobs.js';
+
+export interface SyncClientOptions {
+  /** @defaultValue `REDIS_URL`, else `redis://127.0.0.1:6379` */
+  redisUrl?: string;
+  /** An existing ioredis connection to share; the client then does not close it. */
+  connection?: Redis;
+  /** BullMQ key prefix. @defaultValue `IDSYNC_PREFIX`, else `{idsync}` */
+  prefix?: string;
+  /** Targets every event goes to. @defaultValue `IDSYNC_TARGETS`, else every target with settings in the environment */
+  targets?: readonly Target[];
+  /** Key for password envelopes, base64 or hex (32 bytes). @defaultValue `IDSYNC_SECRET_KEY` */
+  secretKey?: string;
+  /** How long a password job may wait before it fails as stale. @defaultValue `IDSYNC_PASSWORD_TTL_MS`, else 1 hour */
+  passwordTtlMs?: number;
+  /** Attempts per job before it lands in the failed set. @defaultValue `IDSYNC_ATTEMPTS`, else 8 */
+  attempts?: number;
+  /** First retry delay; doubles per attempt, with jitter. @defaultValue `IDSYNC_BACKOFF_MS`, else 1000 */
+  backoffMs?: number;
+}
+
+export interface EnqueueOptions {
+  /** Restrict this call to some of the client's targets. */
+  targets?: readonly Target[];
+}
+
+export interface RefreshOptions {
+  target: Target;
+  /** How long to wait for the worker's answer. @defaultValue 10000 */
+  timeoutMs?: number;
+}
+
+/** One accepted job per target. */
+export interface Enqueued {
+  target: Target | 'sync';
+  jobId: string;
+}

@@ -1,0 +1,257 @@
+import { Queue, QueueEvents, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { z } from 'zod';
+import { loadConfig } from '../shared/config.js';
+import { Keyring, parseKey } from '../shared/crypto.js';
+import { ValidationError } from '../shared/errors.js';
+import {
+  JOB_NAMES,
+  QUEUES,
+  SCHEMA_VERSION,
+  TARGETS,
+  dedupId,
+  passwordAad,
+  userIdSchema,
+  userRefSchema,
+  userSnapshotSchema,
+  type PushUserData,
+  type RemoteUser,
+  type Target,
+  type TargetJobResult,
+  type UserRef,
+  type UserSnapshotInput,
+} from '../shared/jobs.js';
+import { createRedis, whenReady } from '../shared/redis.js';
+import { toIssues, validate } from '../shared/validation.js';
+import type { Enqueued, EnqueueOptions, RefreshOptions, SyncClientOptions } from './client-options.js';
+import { passwordJobOptions, standardJobOptions } from './retention.js';
+
+const BULK_CHUNK = 1000;
+const MAX_PASSWORD_LENGTH = 1024;
+
+export interface SyncClient {
+  /** The user was created or changed in the application. */
+  userChanged(user: UserSnapshotInput): Promise<Enqueued[]>;
+  /** Many users at once, through `addBulk`; one invalid user rejects the whole call. */
+  userChangedMany(users: readonly UserSnapshotInput[]): Promise<Enqueued[]>;
+  /** The user was deleted in the application; each target applies its delete policy. */
+  userDeleted(user: UserRef & { version?: number }): Promise<Enqueued[]>;
+  /** Encrypted here, decrypted only inside the target worker. */
+  passwordChanged(user: UserRef, password: string): Promise<Enqueued[]>;
+  /** Push the given application users (or all of them) to the targets. */
+  provision(scope: { ids: readonly string[] } | 'all', options?: EnqueueOptions): Promise<Enqueued[]>;
+  /** Read the user from the targets and apply it to the application. */
+  pull(user: Pick<UserRef, 'id'> & Partial<UserRef>, options?: EnqueueOptions): Promise<Enqueued[]>;
+  /** Read the user from one target and answer with it (null when the target has no such user). */
+  refresh(user: Pick<UserRef, 'id'> & Partial<UserRef>, options: RefreshOptions): Promise<RemoteUser | null>;
+  close(): Promise<void>;
+}
+
+const targetsSchema = z.array(z.enum(TARGETS)).min(1, 'name at least one target');
+
+/**
+ * Creates the tiny client library applications use to enqueue user events.
+ * Every method resolves only after Redis accepted the job(s), and rejects with a
+ * `ValidationError` naming each bad field, before anything is enqueued, on bad input.
+ */
+export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
+  const env = loadConfig();
+  const prefix = options.prefix ?? env.prefix;
+  const targets = validate(targetsSchema, options.targets ?? (env.targets.length ? env.targets : undefined) ?? [], 'client options', ['targets']);
+  const keyring = options.secretKey ? new Keyring(parseKey(options.secretKey)) : env.keyring;
+  const attempts = options.attempts ?? env.jobs.attempts;
+  const backoffMs = options.backoffMs ?? env.jobs.backoffMs;
+  const passwordTtlMs = options.passwordTtlMs ?? env.jobs.passwordTtlMs;
+  const jobOptions = standardJobOptions(attempts, backoffMs);
+
+  const ownsConnection = !options.connection;
+  const redis: Redis = options.connection ?? createRedis(options.redisUrl ?? env.redisUrl, 'producer');
+  // Connection errors reach callers as rejected calls; the listener keeps ioredis quiet.
+  redis.on('error', () => undefined);
+  const ensureReady = () => whenReady(redis, { timeoutMs: 5000, failOnError: true });
+
+  const queues = new Map<string, Queue>();
+  const events = new Map<string, Promise<QueueEvents>>();
+  const queue = (name: string) => {
+    let q = queues.get(name);
+    if (!q) {
+      q = new Queue(name, { connection: redis, prefix });
+      q.on('error', () => undefined); // callers see failures as rejected calls
+      queues.set(name, q);
+    }
+    return q;
+  };
+  let version = 0;
+  const nextVersion = () => (version = Math.max(Date.now(), version + 1));
+  const chooseTargets = (opts?: EnqueueOptions) => {
+    if (!opts?.targets) return targets;
+    const chosen = validate(targetsSchema, opts.targets, 'options', ['targets']);
+    const unknown = chosen.filter((t) => !targets.includes(t));
+    if (unknown.length) throw new ValidationError([{ path: 'targets', message: `not configured on this client: ${unknown.join(', ')}` }], 'options');
+    return chosen;
+  };
+  const add = async (target: Target | 'sync', name: string, data: unknown, opts: JobsOptions): Promise<Enqueued> => {
+    const job = await queue(QUEUES[target]).add(name, data, opts);
+    return { target, jobId: job.id! };
+  };
+
+  const pushData = (user: ReturnType<typeof parseSnapshot>): PushUserData => ({
+    schemaVersion: SCHEMA_VERSION,
+    enqueuedAt: Date.now(),
+    op: 'upsert',
+    user,
+  });
+  const parseSnapshot = (input: unknown, path: (string | number)[] = []) => {
+    const user = validate(userSnapshotSchema, input, 'user', path);
+    return { ...user, version: user.version ?? nextVersion() };
+  };
+  const coalesce = { keepLastIfActive: true } as const;
+
+  return {
+    async userChanged(input) {
+      const user = parseSnapshot(input);
+      await ensureReady();
+      return Promise.all(
+        targets.map((t) => add(t, JOB_NAMES.pushUser, pushData(user), { ...jobOptions, deduplication: { id: dedupId.push(user.id), ...coalesce } })),
+      );
+    },
+
+    async userChangedMany(inputs) {
+      if (!Array.isArray(inputs)) throw new ValidationError([{ path: 'users', message: 'expected an array of users' }], 'users');
+      const issues = [];
+      const latest = new Map<string, ReturnType<typeof parseSnapshot>>();
+      for (const [i, input] of inputs.entries()) {
+        const parsed = userSnapshotSchema.safeParse(input);
+        if (!parsed.success) {
+          issues.push(...toIssues(parsed.error, ['users', i]));
+          continue;
+        }
+        // Within one call the later entry for a user wins, as it would across calls.
+        const user = { ...parsed.data, version: parsed.data.version ?? nextVersion() };
+        const prev = latest.get(user.id);
+        if (!prev || user.version >= prev.version) latest.set(user.id, user);
+      }
+      if (issues.length) throw new ValidationError(issues, 'users');
+      await ensureReady();
+      const users = [...latest.values()];
+      const out: Enqueued[] = [];
+      for (const t of targets) {
+        for (let i = 0; i < users.length; i += BULK_CHUNK) {
+          const jobs = await queue(QUEUES[t]).addBulk(
+            users.slice(i, i + BULK_CHUNK).map((user) => ({
+              name: JOB_NAMES.pushUser,
+              data: pushData(user),
+              opts: { ...jobOptions, deduplication: { id: dedupId.push(user.id), ...coalesce } },
+            })),
+          );
+          for (const job of jobs) out.push({ target: t, jobId: job.id! });
+        }
+      }
+      return out;
+    },
+
+    async userDeleted(input) {
+      const ref = validate(userRefSchema.extend({ version: z.number().int().nonnegative().optional() }), input, 'user');
+      const data: PushUserData = {
+        schemaVersion: SCHEMA_VERSION,
+        enqueuedAt: Date.now(),
+        op: 'delete',
+        user: { ...ref, version: ref.version ?? nextVersion() },
+      };
+      await ensureReady();
+      return Promise.all(
+        targets.map((t) => add(t, JOB_NAMES.pushUser, data, { ...jobOptions, deduplication: { id: dedupId.push(ref.id), ...coalesce } })),
+      );
+    },
+
+    async passwordChanged(input, password) {
+      const ref = validate(userRefSchema, input, 'user');
+      if (typeof password !== 'string' || password.length === 0 || password.length > MAX_PASSWORD_LENGTH) {
+        throw new ValidationError([{ path: 'password', message: `must be a string of 1 to ${MAX_PASSWORD_LENGTH} characters` }], 'password');
+      }
+      if (!keyring) {
+        throw new Error('passwordChanged needs an encryption key: set IDSYNC_SECRET_KEY (32 bytes, base64 or hex) or pass secretKey; passwords never travel in clear text');
+      }
+      await ensureReady();
+      const expiresAt = Date.now() + passwordTtlMs;
+      return Promise.all(
+        targets.map((t) =>
+          add(
+            t,
+            JOB_NAMES.setPassword,
+            { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), user: ref, password: keyring.encrypt(password, passwordAad(t, ref.id)), expiresAt },
+            { ...passwordJobOptions(attempts, backoffMs, passwordTtlMs), deduplication: { id: dedupId.password(ref.id), ...coalesce } },
+          ),
+        ),
+      );
+    },
+
+    async provision(scope, opts) {
+      const chosen = chooseTargets(opts);
+      const parsedScope =
+        scope === 'all' ? ('all' as const) : validate(z.object({ ids: z.array(userIdSchema).min(1).max(100_000) }), scope, 'provision scope');
+      await ensureReady();
+      return [
+        await add('sync', JOB_NAMES.provision, { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), scope: parsedScope, targets: chosen }, jobOptions),
+      ];
+    },
+
+    async pull(input, opts) {
+      const chosen = chooseTargets(opts);
+      const ref = validate(userRefSchema, input, 'user');
+      await ensureReady();
+      return Promise.all(
+        chosen.map((t) =>
+          add(t, JOB_NAMES.pullUser, { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), user: ref, mode: 'pull' }, {
+            ...jobOptions,
+            deduplication: { id: dedupId.pull(ref.id), ...coalesce },
+          }),
+        ),
+      );
+    },
+
+    async refresh(input, opts) {
+      const [target] = chooseTargets({ targets: [opts?.target as Target] });
+      const ref = validate(userRefSchema, input, 'user');
+      const timeoutMs = opts.timeoutMs ?? 10_000;
+      await ensureReady();
+      const qe = await queueEvents(target!);
+      // No deduplication: every caller waits for its own answer. A refresh is a read,
+      // so it gets few attempts and a short life.
+      const job: Job = await queue(QUEUES[target!]).add(
+        JOB_NAMES.pullUser,
+        { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), user: ref, mode: 'refresh' },
+        { ...jobOptions, attempts: Math.min(attempts, 3), removeOnComplete: { age: 300 }, removeOnFail: { age: 3600 } },
+      );
+      const result = (await job.waitUntilFinished(qe, timeoutMs)) as TargetJobResult;
+      return result.remote ?? null;
+    },
+
+    async close() {
+      await Promise.allSettled([...events.values()].map(async (p) => (await p).close()));
+      await Promise.allSettled([...queues.values()].map((q) => q.close()));
+      if (ownsConnection) redis.disconnect();
+    },
+  };
+
+  function queueEvents(target: Target): Promise<QueueEvents> {
+    let p = events.get(target);
+    if (!p) {
+      // The blocking stream read needs its own connection without the producer's
+      // fail-fast settings; BullMQ opens it from these options and owns it.
+      const qe = new QueueEvents(QUEUES[target], {
+        connection: connectionSettings(redis),
+        prefix,
+      });
+      qe.on('error', () => undefined);
+      p = qe.waitUntilReady().then(() => qe);
+      events.set(target, p);
+    }
+    return p;
+  }
+}
+
+function connectionSettings(redis: Redis): ConnectionOptions {
+  const { host, port, path, db, username, password, tls, family } = redis.options;
+  return { host, port, path, db, username, password, tls, family };
+}
