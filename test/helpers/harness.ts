@@ -1,0 +1,81 @@
+import { Job, QueueEvents } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { AuditLog } from '../../shared/audit.js';
+import { Keyring, parseKey } from '../../shared/crypto.js';
+import type { Target } from '../../shared/jobs.js';
+import { LinkStore } from '../../shared/links.js';
+import { createLogger, silentLogger } from '../../shared/logger.js';
+import { createSyncClient, type SyncClient } from '../../producers/client.js';
+import type { SyncClientOptions } from '../../producers/client-options.js';
+import type { TargetConnector } from '../../workers/runtime/connector.js';
+import { RuntimeMetrics } from '../../workers/runtime/metrics.js';
+import { TargetWorker, type TargetWorkerOptions } from '../../workers/runtime/target-worker.js';
+import { REDIS_URL, deletePrefix, uniquePrefix, workerRedis } from './redis.js';
+
+export const TEST_KEY = Buffer.alloc(32, 42).toString('base64');
+
+export interface Harness {
+  prefix: string;
+  redis: Redis;
+  audit: AuditLog;
+  links: LinkStore;
+  worker: TargetWorker;
+  client: SyncClient;
+  events: QueueEvents;
+  /** Resolves with the job's return value, rejects with its failed reason. */
+  finished(jobId: string, timeoutMs?: number): Promise<unknown>;
+  job(jobId: string): Promise<Job>;
+  close(): Promise<void>;
+}
+
+/**
+ * One target worker (real BullMQ, real Redis) around the given connector, plus a client
+ * and QueueEvents, all under a unique prefix that is deleted on close.
+ */
+export async function startHarness(options: {
+  connector: TargetConnector;
+  worker?: Partial<TargetWorkerOptions>;
+  client?: SyncClientOptions;
+}): Promise<Harness> {
+  const target: Target = options.connector.target;
+  const prefix = uniquePrefix(target);
+  const redis = workerRedis();
+  const audit = new AuditLog(redis, prefix);
+  const links = new LinkStore(redis, prefix);
+  const logger = process.env.IDSYNC_TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger;
+  const worker = new TargetWorker({
+    connector: options.connector,
+    connection: redis,
+    prefix,
+    links,
+    audit,
+    keyring: new Keyring(parseKey(TEST_KEY)),
+    logger,
+    metrics: new RuntimeMetrics(),
+    concurrency: 4,
+    backoffMs: 20,
+    quarantineProbeMs: 100,
+    ...options.worker,
+  });
+  const events = new QueueEvents(target, { connection: { url: REDIS_URL }, prefix });
+  await Promise.all([worker.start(), events.waitUntilReady()]);
+  const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: [target], secretKey: TEST_KEY, backoffMs: 20, attempts: 5, ...options.client });
+  const job = async (jobId: string) => {
+    const found = await Job.fromId(worker.queue, jobId);
+    if (!found) throw new Error(`job ${jobId} not found`);
+    return found;
+  };
+  return {
+    prefix, redis, audit, links, worker, client, events, job,
+    async finished(jobId, timeoutMs = 15_000) {
+      return (await job(jobId)).waitUntilFinished(events, timeoutMs);
+    },
+    async close() {
+      await client.close();
+      await worker.close(1000);
+      await events.close();
+      await deletePrefix(redis, prefix);
+      await redis.quit();
+    },
+  };
+}

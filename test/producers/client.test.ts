@@ -1,0 +1,154 @@
+import { Queue } from 'bullmq';
+import { createSyncClient, ValidationError } from '../../producers/index.js';
+import { ThrottledError } from '../../shared/errors.js';
+import { FakeConnector } from '../helpers/fake-connector.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { REDIS_URL, deletePrefix, dumpPrefix, uniquePrefix, workerRedis } from '../helpers/redis.js';
+
+const alice = { id: 'u-1', username: 'alice', email: 'alice@example.com' };
+
+describe('client library without a worker', () => {
+  const redis = workerRedis();
+  let prefix: string;
+  beforeEach(() => { prefix = uniquePrefix('client'); });
+  afterEach(() => deletePrefix(redis, prefix));
+  afterAll(() => redis.quit());
+
+  it('rejects bad input naming each field, and enqueues nothing', async () => {
+    const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd', 'entra'] });
+    try {
+      const err = await client.userChanged({ id: '', username: 'x', email: 'nope', active: 'yes' } as never).catch((e) => e);
+      expect(err).toBeInstanceOf(ValidationError);
+      expect((err as ValidationError).issues.map((i) => i.path).sort()).toEqual(['active', 'email', 'id']);
+      const many = await client.userChangedMany([alice, { ...alice, id: 'u-2', email: 'bad' }, alice]).catch((e) => e);
+      expect((many as ValidationError).issues.map((i) => i.path)).toEqual(['users.1.email']);
+      await expect(client.userDeleted({ username: 'x' } as never)).rejects.toThrow(ValidationError);
+      await expect(client.passwordChanged(alice, '')).rejects.toThrow(ValidationError);
+      await expect(client.provision({ ids: [] })).rejects.toThrow(ValidationError);
+      await expect(client.pull(alice, { targets: ['ldap' as never] })).rejects.toThrow(ValidationError);
+      expect(await dumpPrefix(redis, prefix)).toBe('');
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('enqueues one state job per target and resolves after Redis accepted it', async () => {
+    const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd', 'entra'] });
+    const crowd = new Queue('crowd', { connection: redis, prefix });
+    try {
+      const enqueued = await client.userChanged({ ...alice, groups: ['staff'], version: 7 });
+      expect(enqueued.map((e) => e.target)).toEqual(['crowd', 'entra']);
+      const job = await crowd.getJob(enqueued[0]!.jobId);
+      expect(job!.name).toBe('push-user');
+      expect(job!.data).toMatchObject({ schemaVersion: 1, op: 'upsert', user: { ...alice, groups: ['staff'], version: 7, active: true } });
+      const deleted = await client.userDeleted({ id: 'u-9', username: 'bob' });
+      expect((await crowd.getJob(deleted[0]!.jobId))!.data).toMatchObject({ op: 'delete', user: { id: 'u-9' } });
+      const bulk = await client.userChangedMany(Array.from({ length: 2500 }, (_, i) => ({ ...alice, id: `b-${i}`, username: `b${i}` })));
+      expect(bulk).toHaveLength(5000);
+      expect(await crowd.getWaitingCount()).toBe(2502);
+    } finally {
+      await crowd.close();
+      await client.close();
+    }
+  });
+
+  it('fails fast instead of hanging when Redis is unreachable', async () => {
+    const client = createSyncClient({ redisUrl: 'redis://127.0.0.1:1', prefix, targets: ['crowd'] });
+    const started = Date.now();
+    await expect(client.userChanged(alice)).rejects.toThrow();
+    expect(Date.now() - started).toBeLessThan(15_000);
+    await client.close();
+  });
+
+  it('refuses passwords without a key, with a clear message', async () => {
+    const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd'] });
+    await expect(client.passwordChanged(alice, 's3cret!')).rejects.toThrow(/IDSYNC_SECRET_KEY/);
+    expect(await dumpPrefix(redis, prefix)).toBe('');
+    await client.close();
+  });
+});
+
+describe('client library with a worker', () => {
+  let h: Harness;
+  let connector: FakeConnector;
+  beforeEach(async () => {
+    connector = new FakeConnector('crowd');
+    h = await startHarness({ connector, worker: { concurrency: 1 } });
+  });
+  afterEach(() => h.close());
+
+  it('coalesces 100 rapid updates of one user: far fewer writes, the last one included', async () => {
+    // Hold the first write so the burst lands while a job is active.
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    connector.then(async () => { await held; });
+    const lastApplied = new Promise<void>((resolve) => {
+      connector.onCall = (c) => { if (c.version === 100) resolve(); };
+    });
+    const first = await h.client.userChanged({ ...alice, version: 1 });
+    for (let v = 2; v <= 100; v++) await h.client.userChanged({ ...alice, email: `a${v}@example.com`, version: v });
+    release();
+    await lastApplied;
+    await h.finished(first[0]!.jobId);
+    const versions = connector.calls.map((c) => c.version);
+    expect(versions.at(-1)).toBe(100);
+    expect(versions.length).toBeLessThanOrEqual(3);
+    expect(connector.users.get('u-1')!.email).toBe('a100@example.com');
+  });
+
+  it('encrypts passwords: the plaintext is nowhere in Redis, and the worker applies it', async () => {
+    const password = 'Tr0ub4dor&3-unique-marker';
+    let seenInRedis = '';
+    connector.then(async () => { seenInRedis = await dumpPrefix(h.redis, h.prefix); });
+    const [job] = await h.client.passwordChanged(alice, password);
+    await h.finished(job!.jobId);
+    expect(seenInRedis).toContain('set-password');
+    expect(seenInRedis).not.toContain(password);
+    expect(await dumpPrefix(h.redis, h.prefix)).not.toContain(password);
+    expect(connector.calls.find((c) => c.method === 'setPassword')!.password).toBe(password);
+    expect(await h.worker.queue.getJob(job!.jobId)).toBeUndefined();
+  });
+
+  it('fails an expired password job with a clear reason instead of applying it', async () => {
+    await h.worker.queue.pause();
+    const [enqueued] = await h.client.passwordChanged(alice, 'old-password');
+    // The job waited past its expiry (as if the worker had been down for hours).
+    const job = await h.job(enqueued!.jobId);
+    await job.updateData({ ...job.data, expiresAt: Date.now() - 1000 });
+    await h.worker.queue.resume();
+    await expect(h.finished(job.id!)).rejects.toThrow(/expired .* not applied/);
+    expect(connector.calls).toHaveLength(0);
+  });
+
+  it('refresh answers with the remote user, or null', async () => {
+    const [job] = await h.client.userChanged(alice);
+    await h.finished(job!.jobId);
+    expect(await h.client.refresh({ id: 'u-1' }, { target: 'crowd' })).toMatchObject({ remoteId: 'remote-u-1', username: 'alice' });
+    expect(await h.client.refresh({ id: 'nobody' }, { target: 'crowd', timeoutMs: 5000 })).toBeNull();
+    expect(await h.links.get('crowd', 'u-1')).toMatchObject({ remoteId: 'remote-u-1', remoteName: 'alice' });
+  });
+
+  it('pull hands the remote user to the app queue', async () => {
+    connector.users.set('u-1', { ...alice, active: true, version: 1 });
+    const [job] = await h.client.pull({ id: 'u-1' });
+    await h.finished(job!.jobId);
+    const app = new Queue('app', { connection: h.redis, prefix: h.prefix });
+    const [applied] = await app.getWaiting();
+    expect(applied!.data).toMatchObject({ appUserId: 'u-1', source: 'crowd', remote: { username: 'alice', active: true } });
+    await app.close();
+  });
+
+  it('provision is accepted onto the sync queue', async () => {
+    const [e] = await h.client.provision({ ids: ['u-1', 'u-2'] });
+    const sync = new Queue('sync', { connection: h.redis, prefix: h.prefix });
+    expect((await sync.getJob(e!.jobId))!.data).toMatchObject({ scope: { ids: ['u-1', 'u-2'] }, targets: ['crowd'] });
+    await sync.close();
+  });
+
+  it('keeps the newest state when a throttled job is retried', async () => {
+    connector.then(() => { throw new ThrottledError('slow down', { retryAfterMs: 200 }); });
+    const [job] = await h.client.userChanged({ ...alice, version: 1 });
+    await h.finished(job!.jobId);
+    expect(connector.calls.map((c) => c.version)).toEqual([1, 1]);
+  });
+});

@@ -1,0 +1,44 @@
+import fc from 'fast-check';
+import { Keyring, keyId, parseKey } from '../../shared/crypto.js';
+
+const k1 = parseKey(Buffer.alloc(32, 1).toString('base64'));
+const k2 = parseKey(Buffer.alloc(32, 2).toString('hex'));
+
+describe('crypto envelopes', () => {
+  it('round-trips any text and never contains the plaintext', () => {
+    const ring = new Keyring(k1);
+    fc.assert(
+      fc.property(fc.string({ minLength: 4 }), fc.string(), (plain, aad) => {
+        const env = ring.encrypt(plain, aad);
+        expect(JSON.stringify(env)).not.toContain(plain);
+        expect(ring.decrypt(env, aad)).toBe(plain);
+      }),
+    );
+  });
+
+  it('binds an envelope to its associated data', () => {
+    const ring = new Keyring(k1);
+    const env = ring.encrypt('secret', 'crowd:u1');
+    expect(() => ring.decrypt(env, 'crowd:u2')).toThrow(/failed authentication/);
+  });
+
+  it('detects tampering', () => {
+    const ring = new Keyring(k1);
+    const env = ring.encrypt('secret', 'a');
+    const ct = Buffer.from(env.ct, 'base64');
+    ct[0] = ct[0]! ^ 1;
+    expect(() => ring.decrypt({ ...env, ct: ct.toString('base64') }, 'a')).toThrow(/failed authentication/);
+  });
+
+  it('decrypts with a previous key during rotation and names unknown key ids', () => {
+    const before = new Keyring(k1).encrypt('pw', 'a');
+    const rotated = new Keyring(k2, [k1]);
+    expect(rotated.currentKeyId).toBe(keyId(k2));
+    expect(rotated.decrypt(before, 'a')).toBe('pw');
+    expect(() => new Keyring(k2).decrypt(before, 'a')).toThrow(new RegExp(keyId(k1)));
+  });
+
+  it('rejects keys of the wrong length', () => {
+    expect(() => parseKey('abcd')).toThrow(/32 bytes/);
+  });
+});

@@ -1,0 +1,43 @@
+import { loadConfig } from '../../shared/config.js';
+import { silentLogger } from '../../shared/logger.js';
+import { startRuntime, type Runtime } from '../../workers/runtime/runtime.js';
+import { FakeConnector } from '../helpers/fake-connector.js';
+import { REDIS_URL, deletePrefix, uniquePrefix, workerRedis } from '../helpers/redis.js';
+
+describe('runtime health endpoints', () => {
+  const redis = workerRedis();
+  const prefix = uniquePrefix('health');
+  let runtime: Runtime;
+  beforeAll(async () => {
+    const config = loadConfig({
+      REDIS_URL, IDSYNC_PREFIX: prefix, IDSYNC_HEALTH_PORT: '0',
+      CROWD_URL: 'http://127.0.0.1:9/crowd/', CROWD_APP_NAME: 'idsync', CROWD_APP_PASSWORD: 'not-used',
+    });
+    runtime = await startRuntime({ config, connectors: { crowd: new FakeConnector('crowd') }, logger: silentLogger });
+  });
+  afterAll(async () => {
+    await runtime.close();
+    await deletePrefix(redis, prefix);
+    await redis.quit();
+  });
+
+  it('answers /healthz, /readyz with each target, and /metrics', async () => {
+    expect(await (await fetch(`${runtime.healthUrl}/healthz`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${runtime.healthUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready', redis: 'ok', targets: { crowd: { running: true, quarantine: null } } });
+    const metrics = await (await fetch(`${runtime.healthUrl}/metrics`)).text();
+    expect(metrics).toContain('idsync_job_attempts_total');
+  });
+
+  it('reports a quarantined target on /readyz', async () => {
+    await runtime.workers[0]!.quarantine.enter('401 Application failed to authenticate');
+    const body = (await (await fetch(`${runtime.healthUrl}/readyz`)).json()) as { targets: { crowd: { quarantine: { reason: string } } } };
+    expect(body.targets.crowd.quarantine.reason).toMatch(/401/);
+  });
+
+  it('is not ready once its workers are closed', async () => {
+    await runtime.workers[0]!.close(100);
+    expect((await fetch(`${runtime.healthUrl}/readyz`)).status).toBe(503);
+  });
+});

@@ -1,0 +1,124 @@
+import { ConfigurationError, PermanentError, ThrottledError, TransientError } from '../../shared/errors.js';
+import { FakeConnector } from '../helpers/fake-connector.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+
+const user = (id: string, version = 1) => ({ id, username: `user-${id}`, email: `${id}@example.com`, version });
+
+describe('worker runtime', () => {
+  let h: Harness;
+  let connector: FakeConnector;
+  const start = async (concurrency = 1) => {
+    connector = new FakeConnector('entra');
+    h = await startHarness({ connector, worker: { concurrency } });
+  };
+  afterEach(() => h?.close());
+
+  it('retries a transient failure with backoff, then succeeds and audits both attempts', async () => {
+    await start();
+    connector.then(() => { throw new TransientError('503 from remote'); });
+    const [job] = await h.client.userChanged(user('a'));
+    await expect(h.finished(job!.jobId)).resolves.toMatchObject({ outcome: 'applied', operation: 'create' });
+    expect((await h.job(job!.jobId)).attemptsMade).toBe(2);
+    const audit = await h.audit.query({ subject: 'a' });
+    expect(audit.map((e) => [e.status, e.attempt])).toEqual([['succeeded', 2], ['retrying', 1]]);
+    expect(audit[1]!.error).toBe('503 from remote');
+    expect(await h.links.get('entra', 'a')).toMatchObject({ remoteId: 'remote-a', version: 1 });
+  });
+
+  it('honours a per-resource retry hint over the computed backoff', async () => {
+    await start();
+    connector.then(() => { throw new TransientError('item throttled', { nextRetryDelayMs: 300 }); });
+    const [job] = await h.client.userChanged(user('a'));
+    await h.finished(job!.jobId);
+    const [first, second] = connector.calls;
+    expect(second!.at - first!.at).toBeGreaterThanOrEqual(290);
+  });
+
+  it('throttled: pauses the whole queue for Retry-After and consumes no attempt', async () => {
+    await start(1);
+    connector.then(() => { throw new ThrottledError('429 Too Many Requests', { retryAfterMs: 600 }); });
+    const [a] = await h.client.userChanged(user('a'));
+    const [b] = await h.client.userChanged(user('b'));
+    await Promise.all([h.finished(a!.jobId), h.finished(b!.jobId)]);
+    const throttledAt = connector.calls[0]!.at;
+    // Nothing else started on the queue until Retry-After had passed.
+    for (const call of connector.calls.slice(1)) expect(call.at - throttledAt).toBeGreaterThanOrEqual(590);
+    const jobA = await h.job(a!.jobId);
+    expect(jobA.attemptsMade).toBe(1);
+    expect((await h.audit.query({ subject: 'a', status: 'throttled' }))[0]!.error).toMatch(/retry after 600 ms/);
+  });
+
+  it('permanent: lands in failed with a readable reason after one attempt', async () => {
+    await start();
+    connector.then(() => { throw new PermanentError('Crowd refused: INVALID_EMAIL "not an address"'); });
+    const [job] = await h.client.userChanged(user('a'));
+    await expect(h.finished(job!.jobId)).rejects.toThrow('Crowd refused: INVALID_EMAIL "not an address"');
+    const failed = await h.job(job!.jobId);
+    expect(failed.attemptsMade).toBe(1);
+    expect(await failed.getState()).toBe('failed');
+    expect((await h.audit.query({ subject: 'a' }))[0]).toMatchObject({ status: 'failed', attempt: 1 });
+  });
+
+  it('configuration: quarantines the target, probes, and resumes when the probe passes', async () => {
+    await start();
+    connector.probeError = new ConfigurationError('401 Application failed to authenticate');
+    connector.then(() => { throw new ConfigurationError('401 Application failed to authenticate'); });
+    const [job] = await h.client.userChanged(user('a'));
+    const quarantined = await waitFor(async () => (await h.worker.quarantine.state()) ?? undefined);
+    expect(quarantined.reason).toMatch(/401/);
+    expect(await h.worker.queue.isPaused()).toBe(true);
+    const probesBefore = connector.probes;
+    await waitFor(async () => connector.probes > probesBefore + 1 || undefined);
+    connector.probeError = undefined; // the operator fixed the secret
+    await expect(h.finished(job!.jobId)).resolves.toMatchObject({ outcome: 'applied' });
+    expect(await h.worker.queue.isPaused()).toBe(false);
+    expect((await h.job(job!.jobId)).attemptsMade).toBe(1);
+    const statuses = (await h.audit.query({ subject: 'entra' })).map((e) => e.operation);
+    expect(statuses).toEqual(['recover', 'quarantine']);
+  });
+
+  it('skips a snapshot older than the applied version without calling the remote', async () => {
+    await start();
+    const [v5] = await h.client.userChanged(user('a', 5));
+    await h.finished(v5!.jobId);
+    const [v3] = await h.client.userChanged(user('a', 3));
+    await expect(h.finished(v3!.jobId)).resolves.toMatchObject({ outcome: 'skipped', reason: expect.stringMatching(/stale/) });
+    expect(connector.calls.map((c) => c.version)).toEqual([5]);
+  });
+
+  it('a delete removes the link; a malformed payload fails readably and the worker keeps going', async () => {
+    await start();
+    const [created] = await h.client.userChanged(user('a'));
+    await h.finished(created!.jobId);
+    const [deleted] = await h.client.userDeleted({ id: 'a' });
+    await expect(h.finished(deleted!.jobId)).resolves.toMatchObject({ operation: 'delete' });
+    expect(await h.links.get('entra', 'a')).toBeUndefined();
+
+    const bad = await h.worker.queue.add('push-user', { schemaVersion: 1, op: 'upsert', user: { id: 'x' } });
+    await expect(h.finished(bad.id!)).rejects.toThrow(/invalid push-user payload: .*enqueuedAt.*/);
+    const [next] = await h.client.userChanged(user('b'));
+    await expect(h.finished(next!.jobId)).resolves.toMatchObject({ outcome: 'applied' });
+  });
+
+  it('gives up after the configured attempts and keeps the job for replay', async () => {
+    await start();
+    for (let i = 0; i < 5; i++) connector.then(() => { throw new TransientError(`timeout #${i + 1}`); });
+    const [job] = await h.client.userChanged(user('a'));
+    await expect(h.finished(job!.jobId)).rejects.toThrow('timeout #5');
+    const failed = await h.job(job!.jobId);
+    expect(failed.attemptsMade).toBe(5);
+    await failed.retry('failed', { resetAttemptsMade: true });
+    await expect(h.finished(job!.jobId)).resolves.toMatchObject({ outcome: 'applied' });
+  });
+});
+
+/** Polls a Redis-backed condition that has no event of its own. */
+async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}

@@ -1,0 +1,60 @@
+import type { Logger } from '../../shared/logger.js';
+import type { Link } from '../../shared/links.js';
+import type { RemoteUser, Target, UserRef, UserSnapshot } from '../../shared/jobs.js';
+
+/**
+ * What a target worker (workers/crowd, workers/entra) implements. The runtime owns
+ * queues, retries, versions, links, audit and shutdown; a connector only talks to its
+ * remote and throws errors from shared/errors.ts so the runtime can classify them.
+ * Every method must be idempotent (design decision 4): jobs are delivered at least once.
+ */
+export interface TargetConnector {
+  readonly target: Target;
+  /** Make the remote user look like the snapshot (create, update, rename, activate, groups). */
+  upsertUser(user: UserSnapshot & { version: number }, context: ConnectorContext): Promise<ApplyResult>;
+  /** Apply the target's delete policy; a user already gone counts as done. */
+  deleteUser(user: UserRef, context: ConnectorContext): Promise<ApplyResult>;
+  /** The plaintext exists only for the duration of this call. */
+  setPassword(user: UserRef, password: string, context: ConnectorContext): Promise<ApplyResult>;
+  /** The remote user mapped to the application's shape, or null when it does not exist. */
+  getUser(user: UserRef, context: ConnectorContext): Promise<RemoteUser | null>;
+  /** A cheap authenticated call; throws a ConfigurationError while credentials are bad. */
+  probe(options: { abortSignal?: AbortSignal }): Promise<void>;
+  close?(): Promise<void>;
+}
+
+export interface ConnectorContext {
+  /** The stored link for this user on this target, if any. */
+  link: Link | undefined;
+  /** Scoped to { target, jobId, jobName, userId, attempt }. */
+  logger: Logger;
+  /** Aborted on shutdown timeout; pass it to every HTTP call. */
+  abortSignal: AbortSignal;
+  jobId: string;
+  attempt: number;
+}
+
+export type Operation =
+  | 'create'
+  | 'update'
+  | 'rename'
+  | 'disable'
+  | 'delete'
+  | 'restore'
+  | 'password'
+  | 'pull'
+  | 'noop';
+
+export interface ApplyResult {
+  operation: Operation;
+  /** Stable remote id to link (Crowd `key`, Entra object id). */
+  remoteId?: string;
+  /** The remote's current name for the user. */
+  remoteName?: string;
+  /** Hash of the mapped attributes now on the remote. */
+  writtenHash?: string;
+  /** Names (never values) of the attributes this write changed, for the audit log. */
+  changedAttributes?: string[];
+  /** The remote user no longer exists (hard delete): drop the link. */
+  unlink?: boolean;
+}

@@ -1,0 +1,142 @@
+import type { Job, Queue } from 'bullmq';
+import { ZodError } from 'zod';
+import type { AuditLog, AuditStatus } from '../../shared/audit.js';
+import type { Keyring } from '../../shared/crypto.js';
+import { PermanentError } from '../../shared/errors.js';
+import {
+  JOB_NAMES,
+  SCHEMA_VERSION,
+  parseJobData,
+  passwordAad,
+  type ApplyUserData,
+  type PullUserData,
+  type PushUserData,
+  type SetPasswordData,
+  type Target,
+  type TargetJobResult,
+} from '../../shared/jobs.js';
+import type { LinkStore } from '../../shared/links.js';
+import type { Logger } from '../../shared/logger.js';
+import type { ApplyResult, ConnectorContext, TargetConnector } from './connector.js';
+import { decideFailure } from './failures.js';
+import type { RuntimeMetrics } from './metrics.js';
+import type { Quarantine } from './quarantine.js';
+
+export interface ProcessorDeps {
+  target: Target;
+  connector: TargetConnector;
+  links: LinkStore;
+  audit: AuditLog;
+  queue: Queue;
+  /** Where pulled users go to be applied to the application. */
+  appQueue: Queue;
+  quarantine: Quarantine;
+  keyring: Keyring | undefined;
+  logger: Logger;
+  metrics: RuntimeMetrics;
+  /** True once shutdown has given up waiting and aborted active jobs. */
+  isReleasing(): boolean;
+}
+
+/**
+ * The processor every target worker runs: validates the payload, skips stale
+ * snapshots, calls the connector, records the link, and audits and logs every
+ * attempt outcome. Failures are classified in failures.ts.
+ */
+export function createProcessor(deps: ProcessorDeps) {
+  const { target, connector, links, audit } = deps;
+
+  return async function process(job: Job, _token?: string, signal?: AbortSignal): Promise<TargetJobResult> {
+    const started = Date.now();
+    const attempt = job.attemptsMade + 1;
+    const subject = String((job.data as { user?: { id?: unknown } })?.user?.id ?? 'unknown');
+    const logger = deps.logger.child({ target, jobId: job.id, jobName: job.name, userId: subject, attempt });
+    const abortSignal = signal ?? new AbortController().signal;
+    let operation = job.name === JOB_NAMES.setPassword ? 'password' : job.name === JOB_NAMES.pullUser ? 'pull' : 'upsert';
+
+    const record = async (status: AuditStatus, extra: { error?: string; changedAttributes?: string[] } = {}) => {
+      const durationMs = Date.now() - started;
+      deps.metrics.outcomes.inc({ target, job: job.name, operation, status });
+      deps.metrics.duration.observe({ target, job: job.name }, durationMs / 1000);
+      await audit.append({
+        time: Date.now(), target, operation, resource: 'user', subject, status, attempt, durationMs,
+        jobId: job.id, ...extra,
+      });
+    };
+
+    try {
+      const data = parse(job);
+      const link = await links.get(target, data.user.id);
+      const context: ConnectorContext = { link, logger, abortSignal, jobId: job.id!, attempt };
+      let result: TargetJobResult;
+
+      if (job.name === JOB_NAMES.pushUser) {
+        const push = data as PushUserData;
+        operation = push.op;
+        if (link?.version !== undefined && push.user.version <= link.version) {
+          const reason = `stale: version ${push.user.version} is not newer than applied version ${link.version}`;
+          logger.info({ version: push.user.version, appliedVersion: link.version }, 'skipped stale snapshot');
+          await record('skipped', { error: reason });
+          return { outcome: 'skipped', operation: push.op, reason };
+        }
+        const applied = push.op === 'upsert'
+          ? await connector.upsertUser(push.user, context)
+          : await connector.deleteUser(push.user, context);
+        await saveLink(push.user.id, push.user.version, applied);
+        operation = applied.operation;
+        deps.metrics.latency.observe({ target }, (Date.now() - push.enqueuedAt) / 1000);
+        result = { outcome: 'applied', operation: applied.operation, ...(applied.remoteId && { remoteId: applied.remoteId }), ...(applied.changedAttributes && { changedAttributes: applied.changedAttributes }) };
+      } else if (job.name === JOB_NAMES.setPassword) {
+        const pw = data as SetPasswordData;
+        if (Date.now() > pw.expiresAt) {
+          throw new PermanentError(`password change expired at ${new Date(pw.expiresAt).toISOString()} before it could be applied; it was not applied (ask the user to set it again)`);
+        }
+        if (!deps.keyring) throw new PermanentError('this worker has no IDSYNC_SECRET_KEY, so it cannot decrypt the password');
+        const applied = await connector.setPassword(pw.user, deps.keyring.decrypt(pw.password, passwordAad(target, pw.user.id)), context);
+        await saveLink(pw.user.id, undefined, applied);
+        result = { outcome: 'applied', operation: applied.operation };
+      } else {
+        const pull = data as PullUserData;
+        const remote = await connector.getUser(pull.user, context);
+        if (remote) await links.update(target, pull.user.id, { remoteId: remote.remoteId, remoteName: remote.username });
+        if (pull.mode === 'pull') {
+          const apply: ApplyUserData = { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), appUserId: pull.user.id, remote, source: target };
+          await deps.appQueue.add(JOB_NAMES.applyUser, apply, { removeOnComplete: { age: 3600 }, removeOnFail: { age: 30 * 86_400 }, attempts: job.opts.attempts ?? 1 });
+        }
+        result = { outcome: 'applied', operation: 'pull', remote };
+      }
+
+      logger.info({ operation: result.operation, durationMs: Date.now() - started, changedAttributes: result.changedAttributes }, 'job applied');
+      await record('succeeded', result.changedAttributes ? { changedAttributes: result.changedAttributes } : {});
+      return result;
+    } catch (err) {
+      const decision = await decideFailure(err, job, { queue: deps.queue, quarantine: deps.quarantine, released: deps.isReleasing() && abortSignal.aborted });
+      const level = decision.status === 'failed' ? 'error' : 'warn';
+      logger[level]({ status: decision.status, reason: decision.reason }, `job ${decision.status}`);
+      await record(decision.status, { error: decision.reason }).catch((e) => logger.error({ err: e }, 'audit write failed'));
+      throw decision.toThrow;
+    }
+  };
+
+  async function saveLink(userId: string, version: number | undefined, applied: ApplyResult) {
+    if (applied.unlink) {
+      await links.remove(target, userId);
+      return;
+    }
+    await links.update(target, userId, {
+      ...(version !== undefined && { version }),
+      ...(applied.remoteId && { remoteId: applied.remoteId }),
+      ...(applied.remoteName && { remoteName: applied.remoteName }),
+      ...(applied.writtenHash && { writtenHash: applied.writtenHash }),
+    });
+  }
+
+  function parse(job: Job) {
+    try {
+      return parseJobData(target, job.name, job.data) as PushUserData | SetPasswordData | PullUserData;
+    } catch (err) {
+      const detail = err instanceof ZodError ? err.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') : (err as Error).message;
+      throw new PermanentError(`invalid ${job.name} payload: ${detail}`);
+    }
+  }
+}
