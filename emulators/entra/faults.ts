@@ -1,0 +1,58 @@
+/** Mutable knobs: injected failures plus the few behaviours tests need to switch. */
+export interface EntraFaults {
+  /** Probability (0–1) that a Graph request or `$batch` item fails with one of `errorStatuses`. */
+  errorRate: number;
+  errorStatuses: number[];
+  /** The next N Graph requests (batch items count one each) fail with `failNextStatus`. */
+  failNext: number;
+  failNextStatus: number;
+  /** 'before': the request is not applied; 'after': it is applied and the error is returned anyway. */
+  failNextMode: 'before' | 'after';
+  /** Retry-After, in Graph seconds (scaled by timeScale), on injected 429/503/504; null omits the header. */
+  faultRetryAfterSeconds: number | null;
+  /** Probability of a 429 below the limits ("heavy load"). */
+  throttleRate: number;
+  /** Added to every HTTPS request (token endpoint included). */
+  latencyMs: number;
+  latencyJitterMs: number;
+  /** A created or restored user stays invisible (404, absent from lists, delta and member adds) this long. */
+  eventualConsistencyMs: number;
+  /** Each delta page after the first repeats the previous page's last object (Graph's duplicate quirk). */
+  deltaDuplicates: boolean;
+  /** Delta page size when the client sends no `Prefer: odata.maxpagesize`. */
+  deltaPageSize: number;
+  /** Delta token lifetime in Graph seconds (scaled by timeScale); Graph's is 7 days. */
+  deltaTokenTtlSeconds: number;
+  /** The next N token requests fail with 503 (MSAL then blocks client-side for Retry-After or 60 s). */
+  tokenFailNext: number;
+  /** false disables resource-unit and write-quota enforcement (headers are still sent). */
+  throttling: boolean;
+  /** Tenant size class for the resource-unit quota; 'auto' derives it from the user count. */
+  tenantSize: 'auto' | 'S' | 'M' | 'L';
+  /** Enforce the Entra password complexity rules on create and reset. */
+  passwordComplexity: boolean;
+}
+
+export const DEFAULT_FAULTS: Readonly<EntraFaults> = Object.freeze({
+  errorRate: 0,
+  errorStatuses: [500, 502, 503, 504],
+  failNext: 0,
+  failNextStatus: 503,
+  failNextMode: 'before',
+  faultRetryAfterSeconds: 1,
+  throttleRate: 0,
+  latencyMs: 0,
+  latencyJitterMs: 0,
+  eventualConsistencyMs: 0,
+  deltaDuplicates: false,
+  deltaPageSize: 200,
+  deltaTokenTtlSeconds: 7 * 86_400,
+  tokenFailNext: 0,
+  throttling: true,
+  tenantSize: 'auto',
+  passwordComplexity: true,
+});
+
+export function defaultFaults(): EntraFaults {
+  return { ...DEFAULT_FAULTS, errorStatuses: [...DEFAULT_FAULTS.errorStatuses] };
+}
