@@ -1,0 +1,183 @@
+// Faults between the worker and Crowd: every job ends applied (or fails readably), no user
+// is duplicated, requests stay bounded, and the application password leaks nowhere.
+import { ThrottledError } from '../../../shared/errors.js';
+import type { CrowdEmulator } from '../../../emulators/crowd/index.js';
+import { dumpPrefix } from '../../helpers/redis.js';
+import { APP_PASSWORD, CrowdRest, capturingLogger, crowdConfig, runJobs, setup, startEmulator, waitFor, type Setup } from './helpers.js';
+import { createCrowdConnector } from '../../../workers/crowd/index.js';
+
+const user = (i: number) => ({ id: `u-${i}`, username: `user${i}`, email: `user${i}@example.com`, firstName: 'User', lastName: String(i) });
+
+describe('Crowd worker: faults', () => {
+  let em: CrowdEmulator;
+  let rest: CrowdRest;
+  let s: Setup | undefined;
+  beforeAll(async () => {
+    em = await startEmulator();
+    rest = new CrowdRest(em);
+  });
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+    em.reset();
+  });
+  afterAll(() => em.close());
+
+  const pushAll = async (users: ReturnType<typeof user>[]) => {
+    const jobs = await s!.h.client.userChangedMany(users);
+    return Promise.all(jobs.map((j) => s!.h.finished(j.jobId)));
+  };
+
+  it('rides out a 5xx storm: every job applied, no duplicates, requests bounded', async () => {
+    s = await setup(em, {}, { client: { attempts: 10 }, worker: { concurrency: 8 } });
+    em.setFaults({ serverErrorRate: 0.3, seed: 7 });
+    const results = await pushAll(Array.from({ length: 30 }, (_, i) => user(i)));
+    expect(results.every((r) => (r as { outcome: string }).outcome === 'applied')).toBe(true);
+    const stats = em.stats();
+    expect(stats.users).toBe(30);
+    expect(stats.serverErrors).toBeGreaterThan(5);
+    // 30 creates of 1 request each, plus at most 2 requests per failed request (a re-read and the retry).
+    expect(stats.requests).toBeLessThanOrEqual(30 + 3 * stats.serverErrors);
+    expect((await rest.user('user7'))).toMatchObject({ 'last-name': '7', active: true });
+  });
+
+  it('re-reads after a lost reply instead of writing twice (failAfterApply)', async () => {
+    s = await setup(em);
+    em.setFaults({ failAfterApply: true, serverErrorNext: 1, onlyMethods: ['POST'] });
+    await expect(pushAll([user(1)])).resolves.toMatchObject([{ outcome: 'applied' }]);
+    expect(em.stats().byRoute['POST user']).toBe(1);
+    expect(em.stats().users).toBe(1);
+    const key = (await rest.user('user1'))!.key;
+    expect(await s.h.links.get('crowd', 'u-1')).toMatchObject({ remoteId: key });
+
+    // A rename and an update whose replies are lost on a reset connection.
+    em.setFaults({ failAfterApply: true, resetNext: 2, onlyMethods: ['POST', 'PUT'], serverErrorNext: 0 });
+    await expect(pushAll([{ ...user(1), username: 'user1-renamed', lastName: 'Renamed' }])).resolves.toMatchObject([{ outcome: 'applied' }]);
+    expect(em.stats()).toMatchObject({ users: 1, resets: 2 });
+    expect(em.stats().byRoute['POST user/rename']).toBe(1);
+    expect(await rest.user('user1-renamed')).toMatchObject({ key, 'last-name': 'Renamed' });
+  });
+
+  it('on 429 pauses the whole queue for Retry-After, uses no attempt, then applies', async () => {
+    s = await setup(em, {}, { worker: { concurrency: 1 } });
+    em.setFaults({ throttleNext: 1, throttleRetryAfterSeconds: 1 });
+    const results = await pushAll([user(1), user(2)]);
+    expect(results).toMatchObject([{ outcome: 'applied' }, { outcome: 'applied' }]);
+    const [throttled] = await s.h.audit.query({ status: 'throttled' });
+    expect(throttled!.error).toMatch(/Crowd throttled POST \/user user1 \(429\) \(retry after 1000 ms\)/);
+    const succeeded = await s.h.audit.query({ status: 'succeeded' });
+    expect(succeeded).toHaveLength(2);
+    for (const e of succeeded) expect(e.time - throttled!.time).toBeGreaterThanOrEqual(900);
+    expect((await s.h.job(throttled!.jobId!)).attemptsMade).toBe(1);
+    expect(em.stats().users).toBe(2);
+  });
+
+  it('falls back to X-RateLimit-Interval-Seconds when a 429 has no Retry-After', async () => {
+    const connector = await createCrowdConnector(crowdConfig(em));
+    em.setFaults({ throttleNext: 1, sendRetryAfter: false });
+    const err = await connector.probe({}).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ThrottledError);
+    expect((err as ThrottledError).retryAfterMs).toBe(1000);
+    await connector.close();
+  });
+
+  it('retries timeouts (latency above the timeout) and applies once Crowd answers in time', async () => {
+    // Its own emulator: requests delayed past the client's timeout are still pending when
+    // the test ends, and closing the emulator drops them instead of letting them hit the next test.
+    const slow = await startEmulator();
+    try {
+      s = await setup(slow, { timeoutMs: 100 }, { client: { attempts: 10 } });
+      slow.setFaults({ latencyMs: 250 });
+      const [job] = await s.h.client.userChanged(user(1));
+      await waitFor(() => slow.stats().requests >= 2);
+      slow.setFaults({ latencyMs: 0 });
+      await expect(s.h.finished(job!.jobId)).resolves.toMatchObject({ outcome: 'applied' });
+      const [retry] = await s.h.audit.query({ subject: 'u-1', status: 'retrying', limit: 1 });
+      expect(retry!.error).toMatch(/Crowd did not answer (POST|GET) \/user user1 within 100 ms/);
+      // The first, timed-out create may land server-side after the retry's; never twice.
+      expect(slow.stats().users).toBe(1);
+    } finally {
+      await s?.close();
+      s = undefined;
+      await slow.close();
+    }
+  });
+
+  it('retries connection resets', async () => {
+    s = await setup(em);
+    em.setFaults({ resetNext: 2 });
+    await expect(pushAll([user(1)])).resolves.toMatchObject([{ outcome: 'applied' }]);
+    expect(em.stats()).toMatchObject({ users: 1, resets: 2 });
+    expect(em.stats().requests).toBe(4);
+  });
+
+  it('fails only the job that got a malformed reply (HTML 200, truncated JSON), readably, and keeps going', async () => {
+    s = await setup(em);
+    em.setFaults({ malformedNext: 1, malformedKind: 'html200' });
+    await expect(pushAll([user(1)])).rejects.toThrow(/Crowd answered POST \/user user1 with 200 but an HTML page \("Sign in"\) instead of JSON; is an SSO or login proxy in front of Crowd\?/);
+    await expect(pushAll([user(2)])).resolves.toMatchObject([{ outcome: 'applied' }]);
+
+    em.setFaults({ malformedNext: 1, malformedKind: 'truncated' });
+    await expect(pushAll([user(3)])).rejects.toThrow(/Crowd answered POST \/user user3 with 201 but JSON that does not parse/);
+    await expect(pushAll([user(4)])).resolves.toMatchObject([{ outcome: 'applied' }]);
+    const failed = await s.h.audit.query({ status: 'failed' });
+    expect(failed.map((e) => [e.subject, e.attempt])).toEqual([['u-3', 1], ['u-1', 1]]);
+  });
+
+  it('quarantines on a WAF\'s HTML 403, probes, and resumes', async () => {
+    s = await setup(em);
+    em.setFaults({ html403Next: 2 });
+    const [job] = await s.h.client.userChanged(user(1));
+    const state = await waitFor(() => s!.h.worker.quarantine.state());
+    expect(state.reason).toMatch(/refused POST \/user user1 with a 403 HTML page: "403 Forbidden"; check the application's remote addresses/);
+    await expect(s.h.finished(job!.jobId)).resolves.toMatchObject({ outcome: 'applied' });
+    expect(await s.h.worker.quarantine.state()).toBeUndefined();
+  });
+
+  it('bad credentials quarantine the target; once fixed it recovers; the secrets appear in no key, log line or audit entry', async () => {
+    // Crowd's side has a different application password than idsync's configuration.
+    const wrong = await startEmulator({ applicationPassword: 'what-crowd-expects' });
+    const port = (new URL(wrong.info.baseUrl).port);
+    const { logger, lines } = capturingLogger();
+    s = await setup(wrong, {}, { logger });
+    const userPassword = 'U53r-p4ssw0rd-marker';
+    const [pushed] = await s.h.client.userChanged(user(1));
+    const state = await waitFor(() => s!.h.worker.quarantine.state());
+    expect(state.reason).toMatch(/Crowd rejected the application credentials of "idsync" on (POST|GET) \/user user1 \(401 Application failed to authenticate\); check CROWD_APP_NAME and CROWD_APP_PASSWORD/);
+    expect(await s.h.worker.queue.isPaused()).toBe(true);
+
+    // The operator fixes Crowd's side: same address, the password idsync has.
+    await wrong.close();
+    const fixed = await startEmulator({ port: Number(port) });
+    try {
+      expect((fixed.info.baseUrl)).toBe(wrong.info.baseUrl);
+      await expect(s.h.finished(pushed!.jobId)).resolves.toMatchObject({ outcome: 'applied', operation: 'create' });
+      expect((await s.h.job(pushed!.jobId)).attemptsMade).toBe(1);
+      const [pw] = await runJobs(s.h, () => s!.h.client.passwordChanged({ id: 'u-1' }, userPassword));
+      expect(pw).toMatchObject({ ok: true });
+      expect(await new CrowdRest(fixed).authenticate('user1', userPassword)).toBe(200);
+
+      const audit = JSON.stringify(await s.h.audit.query({ limit: 1000 }));
+      expect(audit).toMatch(/quarantine/);
+      const everything = [await dumpPrefix(s.h.redis, s.h.prefix), lines.join('\n'), audit].join('\n');
+      expect(lines.length).toBeGreaterThan(3);
+      const basic = Buffer.from(`idsync:${APP_PASSWORD}`).toString('base64');
+      for (const secret of [APP_PASSWORD, basic, userPassword]) expect(everything).not.toContain(secret);
+    } finally {
+      await s.close();
+      s = undefined;
+      await fixed.close();
+    }
+  });
+
+  it('keeps to requestsPerSecond across the worker, so a rate-limited Crowd never says 429', async () => {
+    s = await setup(em, { requestsPerSecond: 50 }, { worker: { concurrency: 10 } });
+    em.setFaults({ rateLimitPerSecond: 50, rateLimitBurst: 10 });
+    const started = Date.now();
+    const results = await pushAll(Array.from({ length: 40 }, (_, i) => user(i)));
+    expect(results).toHaveLength(40);
+    expect(em.stats()).toMatchObject({ users: 40, throttled: 0 });
+    // 40 requests at 50/s after a burst of 5: at least ~0.7 s.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(600);
+  });
+});

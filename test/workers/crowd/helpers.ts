@@ -1,0 +1,176 @@
+// Plumbing for the Crowd worker suites: the emulator, the real connector in a real
+// TargetWorker (test/helpers/harness.ts), and a plain fetch client that checks Crowd's
+// state through its own REST API.
+import { Writable } from 'node:stream';
+import type { CrowdConfig } from '../../../shared/config.js';
+import { createLogger, type Logger } from '../../../shared/logger.js';
+import type { ConnectorContext } from '../../../workers/runtime/connector.js';
+import { type CrowdEmulator, type CrowdEmulatorOptions, startCrowdEmulator } from '../../../emulators/crowd/index.js';
+import { createCrowdConnector, type CrowdConnector } from '../../../workers/crowd/index.js';
+import { startHarness, type Harness } from '../../helpers/harness.js';
+import { deletePrefix, uniquePrefix, workerRedis } from '../../helpers/redis.js';
+import type { TargetWorkerOptions } from '../../../workers/runtime/target-worker.js';
+import type { Enqueued, SyncClientOptions } from '../../../producers/client-options.js';
+
+/** Distinctive, so "it appears nowhere" checks cannot pass by accident. */
+export const APP_PASSWORD = 'crowd-app-Pw-7f3K9q!';
+
+export function startEmulator(options: CrowdEmulatorOptions = {}): Promise<CrowdEmulator> {
+  return startCrowdEmulator({ applicationPassword: APP_PASSWORD, ...options });
+}
+
+export function crowdConfig(em: CrowdEmulator, overrides: Partial<CrowdConfig> = {}): CrowdConfig {
+  return {
+    url: em.info.baseUrl,
+    applicationName: em.info.applicationName,
+    applicationPassword: APP_PASSWORD,
+    concurrency: 4,
+    jobsPerSecond: undefined,
+    timeoutMs: 2000,
+    deletePolicy: 'deactivate',
+    requestsPerSecond: undefined,
+    mappingModule: undefined,
+    roleMap: {},
+    ...overrides,
+  };
+}
+
+export interface Setup {
+  h: Harness;
+  connector: CrowdConnector;
+  close(): Promise<void>;
+}
+
+export interface SetupOptions {
+  worker?: Partial<TargetWorkerOptions>;
+  client?: SyncClientOptions;
+  /** For the connector and the worker. */
+  logger?: Logger;
+}
+
+/** The real connector in a harness; `close()` closes both (and the budget's keys, if any). */
+export async function setup(em: CrowdEmulator, overrides: Partial<CrowdConfig> = {}, options: SetupOptions = {}): Promise<Setup> {
+  // The request budget gets its own connection and prefix, cleaned up on close.
+  const budget = overrides.requestsPerSecond === undefined ? undefined : { redis: workerRedis(), prefix: uniquePrefix('crowd-budget') };
+  const connector = await createCrowdConnector(crowdConfig(em, overrides), { ...budget, ...(options.logger && { logger: options.logger }) });
+  const h = await startHarness({
+    connector,
+    worker: { ...options.worker, ...(options.logger && { logger: options.logger }) },
+    ...(options.client && { client: options.client }),
+  });
+  return {
+    h,
+    connector,
+    async close() {
+      await h.close();
+      await connector.close();
+      if (budget) {
+        await deletePrefix(budget.redis, budget.prefix);
+        await budget.redis.quit();
+      }
+    },
+  };
+}
+
+/** Checks Crowd's state through its REST API, as an operator would. */
+export class CrowdRest {
+  constructor(readonly em: CrowdEmulator) {}
+
+  async call(method: string, path: string, body?: unknown): Promise<{ status: number; json: any }> { // eslint-disable-line @typescript-eslint/no-explicit-any
+    const res = await fetch(`${this.em.info.baseUrl}rest/usermanagement/1/${path}`, {
+      method,
+      headers: {
+        Authorization: `Basic ${Buffer.from(`${this.em.info.applicationName}:${APP_PASSWORD}`).toString('base64')}`,
+        Accept: 'application/json',
+        ...(body !== undefined && { 'Content-Type': 'application/json' }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await res.text();
+    return { status: res.status, json: text ? JSON.parse(text) : undefined };
+  }
+
+  async user(name: string) {
+    const r = await this.call('GET', `user?username=${encodeURIComponent(name)}&expand=attributes`);
+    if (r.status === 404) return null;
+    if (r.status !== 200) throw new Error(`GET user ${name} → ${r.status}`);
+    const attrs = Object.fromEntries((r.json.attributes.attributes as { name: string; values: string[] }[]).map((a) => [a.name, a.values]));
+    return { ...r.json, attributes: attrs } as Record<string, any> & { key: string; name: string; attributes: Record<string, string[]> }; // eslint-disable-line @typescript-eslint/no-explicit-any
+  }
+
+  async directGroups(name: string): Promise<string[]> {
+    const r = await this.call('GET', `user/group/direct?username=${encodeURIComponent(name)}`);
+    return (r.json.groups as { name: string }[]).map((g) => g.name);
+  }
+
+  async authenticate(name: string, password: string): Promise<number> {
+    return (await this.call('POST', `authentication?username=${encodeURIComponent(name)}`, { value: password })).status;
+  }
+
+  async createGroup(name: string): Promise<void> {
+    const r = await this.call('POST', 'group', { name, type: 'GROUP', active: true });
+    if (r.status !== 201) throw new Error(`POST group ${name} → ${r.status}`);
+  }
+}
+
+/** Requests per `METHOD route` since `before` (a stats().byRoute snapshot). */
+export function routeDelta(em: CrowdEmulator, before: Record<string, number>): Record<string, number> {
+  const now = em.stats().byRoute;
+  const out: Record<string, number> = {};
+  for (const [k, v] of Object.entries(now)) if (v - (before[k] ?? 0)) out[k] = v - (before[k] ?? 0);
+  return out;
+}
+
+/** A logger whose every line is kept, for "the secret is nowhere" checks. */
+export function capturingLogger(): { logger: Logger; lines: string[] } {
+  const lines: string[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, done) {
+      lines.push(String(chunk));
+      done();
+    },
+  });
+  return { logger: createLogger({ level: 'debug', destination }), lines };
+}
+
+/** A connector context for calling the connector directly. */
+export function context(overrides: Partial<ConnectorContext> = {}): ConnectorContext {
+  return {
+    link: undefined,
+    logger: createLogger({ level: 'silent' }),
+    abortSignal: new AbortController().signal,
+    jobId: 'direct',
+    attempt: 1,
+    ...overrides,
+  };
+}
+
+/** Polls a condition that has no event of its own (emulator counters, quarantine state). */
+export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await check();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+export type Settled = { ok: true; value: unknown } | { ok: false; error: Error };
+
+/**
+ * Enqueues with the queue paused and starts waiting on each job before it can run, so
+ * jobs removed on completion (password jobs) are still observed; then resumes.
+ */
+export async function runJobs(h: Harness, ...enqueue: (() => Promise<Enqueued[]>)[]): Promise<Settled[]> {
+  await h.worker.queue.pause();
+  const waits: Promise<Settled>[] = [];
+  for (const e of enqueue) {
+    for (const { jobId } of await e()) {
+      const job = await h.job(jobId);
+      waits.push(job.waitUntilFinished(h.events, 15_000).then((value) => ({ ok: true as const, value }), (error: Error) => ({ ok: false as const, error })));
+    }
+  }
+  await h.worker.queue.resume();
+  return Promise.all(waits);
+}
