@@ -1,0 +1,271 @@
+import { Agent } from 'node:http';
+import { Worker } from 'node:worker_threads';
+import { QueueEvents } from 'bullmq';
+import got from 'got';
+import { Redis } from 'ioredis';
+import { startCrowdEmulator, type CrowdConnectionInfo, type CrowdEmulatorStats, type CrowdFaults } from '../emulators/crowd/index.js';
+import { createSyncClient } from '../producers/client.js';
+import { AuditLog } from '../shared/audit.js';
+import type { CrowdConfig } from '../shared/config.js';
+import { LinkStore } from '../shared/links.js';
+import { silentLogger } from '../shared/logger.js';
+import { createCrowdConnector } from '../workers/crowd/index.js';
+import { RuntimeMetrics } from '../workers/runtime/metrics.js';
+import { TargetWorker } from '../workers/runtime/target-worker.js';
+import { printTable } from './report.js';
+
+export interface BenchCrowdOptions {
+  redisUrl: string;
+  /** New users pushed in the throughput run. @defaultValue 5000 */
+  users?: number;
+  /** Worker concurrency, and the baseline's parallel lanes. @defaultValue 50 */
+  concurrency?: number;
+  /** Crowd's rate limit and the connector's requestsPerSecond in the throttle run. @defaultValue 200 */
+  ratePerSecond?: number;
+  /** How long the throttle run should take at the rate. @defaultValue 10 */
+  throttleSeconds?: number;
+  /**
+   * Run the emulator on its own worker thread (still in-process), as a real Crowd runs on
+   * its own machine; false shares the event loop with the worker, so idsync and Crowd
+   * compete for one core. @defaultValue true
+   */
+  emulatorThread?: boolean;
+}
+
+/** The emulator's controls, the same whether it runs on this thread or its own. */
+interface Emulator {
+  info: CrowdConnectionInfo;
+  setFaults(f: Partial<CrowdFaults>): Promise<void>;
+  reset(): Promise<void>;
+  stats(): Promise<CrowdEmulatorStats>;
+  close(): Promise<void>;
+}
+
+/**
+ * (1) Push throughput: N new users through the client library, Redis, a real TargetWorker
+ * and the Crowd connector into the in-process emulator, against a bare got loop sending
+ * the same requests (POST /user) at the same concurrency; the ratio is idsync's overhead.
+ * (2) Throttle utilisation: the emulator limits to R requests/s (Crowd DC's token
+ * bucket), the connector's requestsPerSecond is R; achieved requests/s ÷ R, 429s, failures.
+ */
+export async function benchCrowd(options: BenchCrowdOptions) {
+  const users = options.users ?? 5000;
+  const concurrency = options.concurrency ?? 50;
+  const rate = options.ratePerSecond ?? 200;
+  const throttleUsers = rate * (options.throttleSeconds ?? 10);
+  const em = options.emulatorThread === false ? await sameThreadEmulator() : await threadEmulator();
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  const prefixes: string[] = [];
+  try {
+    // A short warm-up of both paths first, so neither measurement pays for JIT compilation.
+    await rawThroughput(em, 1000, concurrency, 'warm');
+    await pushRun(em, redis, options.redisUrl, prefixes, { users: 1000, concurrency, label: 'warm' });
+    await em.reset();
+    const raw = await rawThroughput(em, users, concurrency, 'raw');
+    await em.reset();
+    const pushed = await pushRun(em, redis, options.redisUrl, prefixes, { users, concurrency, label: 'push' });
+    await em.reset();
+    await em.setFaults({ rateLimitPerSecond: rate });
+    const throttled = await pushRun(em, redis, options.redisUrl, prefixes, { users: throttleUsers, concurrency, label: 'throttle', requestsPerSecond: rate });
+    const achieved = throttled.requests / throttled.seconds;
+
+    const where = options.emulatorThread === false ? 'emulator on the same thread' : 'emulator on its own thread';
+    printTable(`Crowd push (${users.toLocaleString('en-US')} new users, concurrency ${concurrency}; ${where})`, [
+      {
+        name: 'idsync push (client → Redis → TargetWorker → connector → Crowd) vs bare got POST /user loop',
+        value: pushed.users / pushed.seconds,
+        unit: 'users/s',
+        baseline: raw,
+        note: `${pushed.failed} failed; goal ≥ 2,000 users/s: ${pushed.users / pushed.seconds >= 2000 ? 'met' : 'NOT met'}; ${(pushed.requests / pushed.users).toFixed(2)} requests/user`,
+      },
+    ]);
+    printTable(`Crowd throttle utilisation (Crowd limit ${rate} requests/s, connector requestsPerSecond ${rate}, ${throttleUsers.toLocaleString('en-US')} users)`, [
+      { name: 'achieved requests/s vs the limit', value: achieved, unit: 'requests/s', baseline: rate, goal: 0.95 },
+      { name: '429 responses from Crowd', value: throttled.throttled, unit: '', note: 'the budget keeps under the limit' },
+      { name: 'failed jobs', value: throttled.failed, unit: '', note: throttled.failed === 0 ? 'met' : 'NOT met' },
+    ]);
+    return {
+      rawUsersPerSecond: raw,
+      pushUsersPerSecond: pushed.users / pushed.seconds,
+      pushFailed: pushed.failed,
+      throttleUtilisation: achieved / rate,
+      throttle429s: throttled.throttled,
+      throttleFailed: throttled.failed,
+    };
+  } finally {
+    for (const p of prefixes) await deletePrefix(redis, p);
+    await redis.quit();
+    await em.close();
+  }
+}
+
+const body = (name: string, i: number) => ({
+  name,
+  'first-name': 'Bench',
+  'last-name': `User ${i}`,
+  'display-name': `Bench User ${i}`,
+  email: `${name}@example.com`,
+  active: true,
+  password: { value: `Pw-${i}-bench!Aa1` },
+});
+
+/** The same POST /user requests from a bare got loop, `lanes` at a time: the remote's own ceiling. */
+async function rawThroughput(em: Emulator, n: number, lanes: number, label: string): Promise<number> {
+  const agent = new Agent({ keepAlive: true });
+  const http = got.extend({
+    prefixUrl: `${em.info.baseUrl}rest/usermanagement/1/`,
+    headers: {
+      accept: 'application/json',
+      authorization: `Basic ${Buffer.from(`${em.info.applicationName}:${em.info.applicationPassword}`).toString('base64')}`,
+    },
+    agent: { http: agent },
+    retry: { limit: 0 },
+    throwHttpErrors: false,
+    responseType: 'text',
+  });
+  let next = 0;
+  const started = process.hrtime.bigint();
+  await Promise.all(
+    Array.from({ length: lanes }, async () => {
+      while (next < n) {
+        const i = next++;
+        const res = await http.post('user', { json: body(`${label}${i}`, i) });
+        if (res.statusCode !== 201) throw new Error(`baseline POST /user → ${res.statusCode}`);
+      }
+    }),
+  );
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  agent.destroy();
+  return n / seconds;
+}
+
+interface RunResult {
+  users: number;
+  seconds: number;
+  failed: number;
+  requests: number;
+  throttled: number;
+}
+
+async function pushRun(
+  em: Emulator,
+  redis: Redis,
+  redisUrl: string,
+  prefixes: string[],
+  run: { users: number; concurrency: number; label: string; requestsPerSecond?: number },
+): Promise<RunResult> {
+  const prefix = `{bench-crowd-${run.label}-${Date.now().toString(36)}}`;
+  prefixes.push(prefix);
+  const config: CrowdConfig = {
+    url: em.info.baseUrl,
+    applicationName: em.info.applicationName,
+    applicationPassword: em.info.applicationPassword,
+    concurrency: run.concurrency,
+    jobsPerSecond: undefined,
+    timeoutMs: 10_000,
+    deletePolicy: 'deactivate',
+    requestsPerSecond: run.requestsPerSecond,
+    mappingModule: undefined,
+    roleMap: {},
+  };
+  const connector = await createCrowdConnector(config, { redis, prefix });
+  const worker = new TargetWorker({
+    connector,
+    connection: redis,
+    prefix,
+    links: new LinkStore(redis, prefix),
+    audit: new AuditLog(redis, prefix),
+    keyring: undefined,
+    logger: silentLogger,
+    metrics: new RuntimeMetrics(),
+    concurrency: run.concurrency,
+    backoffMs: 100,
+  });
+  const events = new QueueEvents('crowd', { connection: { url: redisUrl }, prefix });
+  const client = createSyncClient({ redisUrl: redisUrl, prefix, targets: ['crowd'], attempts: 8, backoffMs: 100 });
+  try {
+    await Promise.all([worker.start(), events.waitUntilReady()]);
+    let completed = 0;
+    let failed = 0;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    const settle = () => completed + failed >= run.users && resolveDone();
+    events.on('completed', () => { completed++; settle(); });
+    events.on('failed', () => { failed++; settle(); });
+    const batch = Array.from({ length: run.users }, (_, i) => ({
+      id: `${run.label}-${i}`,
+      username: `${run.label}${i}`,
+      email: `${run.label}${i}@example.com`,
+      firstName: 'Bench',
+      lastName: `User ${i}`,
+    }));
+    const started = process.hrtime.bigint();
+    await client.userChangedMany(batch);
+    await done;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const stats = await em.stats();
+    return { users: run.users, seconds, failed, requests: stats.requests, throttled: stats.throttled };
+  } finally {
+    await client.close();
+    await worker.close(5000);
+    await events.close();
+    await connector.close();
+  }
+}
+
+async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+async function sameThreadEmulator(): Promise<Emulator> {
+  const em = await startCrowdEmulator();
+  return {
+    info: em.info,
+    setFaults: async (f) => em.setFaults(f),
+    reset: async () => em.reset(),
+    stats: async () => em.stats(),
+    close: () => em.close(),
+  };
+}
+
+/** The emulator on a worker thread, driven through its admin endpoint. */
+async function threadEmulator(): Promise<Emulator> {
+  const moduleUrl = new URL('../emulators/crowd/index.js', import.meta.url).href;
+  // Worker threads do not inherit tsx's loader: register it when running from source.
+  const register = import.meta.url.endsWith('.ts') ? "await (await import('tsx/esm/api')).register();" : '';
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+    (async () => {
+      ${register}
+      const em = await (await import(${JSON.stringify(moduleUrl)})).startCrowdEmulator();
+      parentPort.postMessage({ info: em.info, adminUrl: em.adminUrl });
+      parentPort.once('message', () => em.close().then(() => parentPort.close()));
+    })().catch((err) => { throw err; });`,
+    { eval: true },
+  );
+  const { info, adminUrl } = await new Promise<{ info: CrowdConnectionInfo; adminUrl: string }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${adminUrl}${path}`, { method, ...(body !== undefined && { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`emulator admin ${method} ${path} → ${res.status} ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  };
+  return {
+    info,
+    setFaults: async (f) => void (await admin('POST', '/faults', f)),
+    reset: async () => void (await admin('POST', '/reset')),
+    stats: () => admin('GET', '/stats'),
+    close: async () => {
+      worker.postMessage('close');
+      await new Promise((resolve) => worker.once('exit', resolve));
+    },
+  };
+}
