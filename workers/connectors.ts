@@ -1,13 +1,32 @@
+import type { Redis } from 'ioredis';
 import type { IdsyncConfig } from '../shared/config.js';
 import type { Target } from '../shared/jobs.js';
 import type { Logger } from '../shared/logger.js';
+import { createCrowdConnector } from './crowd/index.js';
 import type { TargetConnector } from './runtime/connector.js';
 
+export interface CreateConnectorsOptions {
+  /** Holds the request budgets shared by every worker process (`<prefix>:budget:<target>`). */
+  redis: Redis;
+  logger: Logger;
+}
+
 /** Builds the connector of each configured target. */
-export async function createConnectors(config: IdsyncConfig, _logger: Logger): Promise<Partial<Record<Target, TargetConnector>>> {
+export async function createConnectors(
+  config: IdsyncConfig,
+  options: CreateConnectorsOptions,
+): Promise<Partial<Record<Target, TargetConnector>>> {
   const connectors: Partial<Record<Target, TargetConnector>> = {};
+  const shared = { redis: options.redis, prefix: config.prefix, logger: options.logger };
   for (const target of config.targets) {
-    throw new Error(`the ${target} connector is not available in this build`);
+    switch (target) {
+      case 'crowd':
+        if (!config.crowd) throw new Error('the crowd target is selected but CROWD_URL, CROWD_APP_NAME and CROWD_APP_PASSWORD are not all set');
+        connectors.crowd = await createCrowdConnector(config.crowd, shared);
+        break;
+      case 'entra':
+        throw new Error('the entra connector is not available in this build');
+    }
   }
   return connectors;
 }
