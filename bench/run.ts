@@ -1,9 +1,12 @@
+import { benchCrowd } from './crowd.js';
 import { benchEnqueue } from './enqueue.js';
 import { machine } from './report.js';
 
 /** `npm run bench` runs every benchmark; `npm run bench -- enqueue` runs the named ones. */
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const benches: Record<string, () => Promise<unknown>> = {
-  enqueue: () => benchEnqueue({ redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' }),
+  enqueue: () => benchEnqueue({ redisUrl }),
+  crowd: () => benchCrowd({ redisUrl }),
 };
 
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -55,12 +55,26 @@ if remoteId then redis.call('HDEL', KEYS[2], remoteId) end
 return redis.call('DEL', KEYS[1])
 `;
 
+// Registered once per connection, so each call is an EVALSHA (ioredis resends the body
+// after a NOSCRIPT) rather than an EVAL that Redis hashes on every job.
+interface LinkCommands {
+  idsyncUpdateLink(key: string, rev: string, ...args: string[]): Promise<number>;
+  idsyncRemoveLink(key: string, rev: string): Promise<number>;
+}
+
+function withLinkCommands(redis: Redis): Redis & LinkCommands {
+  const r = redis as Redis & Partial<LinkCommands>;
+  if (!r.idsyncUpdateLink) redis.defineCommand('idsyncUpdateLink', { numberOfKeys: 2, lua: UPDATE_LINK });
+  if (!r.idsyncRemoveLink) redis.defineCommand('idsyncRemoveLink', { numberOfKeys: 2, lua: REMOVE_LINK });
+  return r as Redis & LinkCommands;
+}
+
 export class LinkStore {
-  readonly #redis: Redis;
+  readonly #redis: Redis & LinkCommands;
   readonly #prefix: string;
 
   constructor(redis: Redis, prefix: string) {
-    this.#redis = redis;
+    this.#redis = withLinkCommands(redis);
     this.#prefix = prefix;
   }
 
@@ -95,11 +109,11 @@ export class LinkStore {
       if (v !== undefined) args.push(field, v);
     }
     args.push('updatedAt', String(now));
-    await this.#redis.eval(UPDATE_LINK, 2, this.#key(target, appUserId), this.#reverseKey(target), ...args);
+    await this.#redis.idsyncUpdateLink(this.#key(target, appUserId), this.#reverseKey(target), ...args);
   }
 
   async remove(target: Target, appUserId: string): Promise<void> {
-    await this.#redis.eval(REMOVE_LINK, 2, this.#key(target, appUserId), this.#reverseKey(target));
+    await this.#redis.idsyncRemoveLink(this.#key(target, appUserId), this.#reverseKey(target));
   }
 
   /** The app user linked to a remote id, for pulls. */

@@ -27,15 +27,21 @@ export interface RequestBudgetOptions {
   burst?: number;
 }
 
+interface BudgetCommands {
+  idsyncReserve(key: string, emissionMs: string, toleranceMs: string, cost: string): Promise<number>;
+}
+
 export class RequestBudget {
-  readonly #redis: Redis;
+  // EVALSHA through a defined command: this runs before every remote call.
+  readonly #redis: Redis & BudgetCommands;
   readonly #key: string;
   readonly #emissionMs: number;
   readonly #toleranceMs: number;
 
   constructor(redis: Redis, key: string, options: RequestBudgetOptions) {
     if (!(options.perSecond > 0)) throw new RangeError('perSecond must be > 0');
-    this.#redis = redis;
+    if (!(redis as Partial<BudgetCommands>).idsyncReserve) redis.defineCommand('idsyncReserve', { numberOfKeys: 1, lua: RESERVE });
+    this.#redis = redis as Redis & BudgetCommands;
     this.#key = key;
     this.#emissionMs = 1000 / options.perSecond;
     const burst = options.burst ?? Math.max(1, Math.floor(options.perSecond / 10));
@@ -45,7 +51,7 @@ export class RequestBudget {
   /** Resolves when `cost` requests may be sent; rejects if the signal aborts first. */
   async take(cost = 1, abortSignal?: AbortSignal): Promise<void> {
     abortSignal?.throwIfAborted();
-    const waitMs = Number(await this.#redis.eval(RESERVE, 1, this.#key, String(this.#emissionMs), String(this.#toleranceMs), String(cost)));
+    const waitMs = Number(await this.#redis.idsyncReserve(this.#key, String(this.#emissionMs), String(this.#toleranceMs), String(cost)));
     if (waitMs <= 0) return;
     abortSignal?.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
