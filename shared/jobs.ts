@@ -123,6 +123,13 @@ export const remoteUserSchema = z.object({
   groups: z.array(z.string()).optional(),
   roles: z.array(z.string()).optional(),
   attributes: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
+  /**
+   * The profile photo, when the target has one (Entra). `hash` is the SHA-256 (hex) of the
+   * bytes; `data` (base64) is present only when the bytes differ from what idsync last
+   * handed to the application, so unchanged photos are not copied again. `null` = the
+   * target has no photo any more. Absent = not read.
+   */
+  photo: z.object({ hash: z.string(), contentType: z.string(), data: z.string().optional() }).nullable().optional(),
 });
 export type RemoteUser = z.infer<typeof remoteUserSchema>;
 

@@ -57,4 +57,9 @@ export interface ApplyResult {
   changedAttributes?: string[];
   /** The remote user no longer exists (hard delete): drop the link. */
   unlink?: boolean;
+  /**
+   * Set when the connector deliberately wrote nothing, with the reason (e.g. an Entra user
+   * mastered on-premises): the job completes as `skipped` and the reason is audited.
+   */
+  skippedReason?: string;
 }

@@ -84,6 +84,11 @@ export function createProcessor(deps: ProcessorDeps) {
           : await connector.deleteUser(push.user, context);
         await saveLink(push.user.id, push.user.version, applied);
         operation = applied.operation;
+        if (applied.skippedReason) {
+          logger.info({ operation: applied.operation, reason: applied.skippedReason }, 'skipped by the connector');
+          await record('skipped', { error: applied.skippedReason });
+          return { outcome: 'skipped', operation: applied.operation, reason: applied.skippedReason, ...(applied.remoteId && { remoteId: applied.remoteId }) };
+        }
         deps.metrics.latency.observe({ target }, (Date.now() - push.enqueuedAt) / 1000);
         result = { outcome: 'applied', operation: applied.operation, ...(applied.remoteId && { remoteId: applied.remoteId }), ...(applied.changedAttributes && { changedAttributes: applied.changedAttributes }) };
       } else if (job.name === JOB_NAMES.setPassword) {

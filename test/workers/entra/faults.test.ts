@@ -1,0 +1,227 @@
+// Faults between the worker and Entra: every job ends applied (or fails readably, alone), no
+// user is duplicated, throttling pauses instead of failing, credentials and permissions
+// quarantine and recover, and no secret leaks into Redis, logs or the audit log.
+import { writeFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createClientCertificate, SYNC_WORKER_ROLES, type EntraEmulator } from '../../../emulators/entra/index.js';
+import { createEntraConnector } from '../../../workers/entra/index.js';
+import { dumpPrefix, workerRedis } from '../../helpers/redis.js';
+import { DOMAIN, Graph, capturingLogger, entraConfig, push, runJobs, setup, startEmulator, waitFor, type Setup } from './helpers.js';
+import { GraphProxy } from './proxy.js';
+
+const user = (i: number) => ({ id: `u-${i}`, username: `user${i}`, email: `user${i}@example.com`, firstName: 'User', lastName: String(i) });
+const upn = (name: string) => `${name}@${DOMAIN}`;
+
+describe('Entra worker: faults', () => {
+  let em: EntraEmulator;
+  let graph: Graph;
+  let s: Setup | undefined;
+  beforeAll(async () => {
+    em = await startEmulator();
+    graph = new Graph(em);
+  });
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+    em.reset();
+  });
+  afterAll(() => em.close());
+
+  const pushAll = async (users: ReturnType<typeof user>[]) => {
+    const jobs = await s!.h.client.userChangedMany(users);
+    return Promise.all(jobs.map((j) => s!.h.finished(j.jobId)));
+  };
+
+  it('rides out a 5xx storm: every job applied, no duplicates', async () => {
+    s = await setup(em, { upnDomain: DOMAIN }, { client: { attempts: 10 }, worker: { concurrency: 8, maxBackoffMs: 200 } });
+    em.setFaults({ errorRate: 0.3, errorStatuses: [500, 502, 503, 504] });
+    const results = await pushAll(Array.from({ length: 30 }, (_, i) => user(i)));
+    expect(results.every((r) => (r as { outcome: string }).outcome === 'applied')).toBe(true);
+    expect(em.stats().faultsInjected).toBeGreaterThan(3);
+    expect(em.stats().users).toBe(30);
+    em.setFaults({ errorRate: 0 });
+    expect(await graph.user(upn('user7'))).toMatchObject({ surname: '7', accountEnabled: true });
+  });
+
+  it('re-reads after a lost reply instead of creating twice', async () => {
+    s = await setup(em, { upnDomain: DOMAIN });
+    // The create is applied, then answered 500.
+    em.setFaults({ failNext: 1, failNextMode: 'after', failNextStatus: 500 });
+    await expect(pushAll([user(1)])).resolves.toMatchObject([{ outcome: 'applied', operation: 'noop' }]);
+    const [retry] = await s.h.audit.query({ subject: 'u-1', status: 'retrying' });
+    expect(retry!.error).toMatch(/Graph failed POST \/users user1@\S+: InternalServerError — An internal server error occurred\. \(a write may still have been applied\)/);
+    expect(em.stats().users).toBe(1);
+    expect(await s.h.links.get('entra', 'u-1')).toMatchObject({ remoteId: (await graph.user(upn('user1')))!.id });
+  });
+
+  it('on a 429 pauses the whole queue for Retry-After, uses no attempt, then applies', async () => {
+    s = await setup(em, { upnDomain: DOMAIN }, { worker: { concurrency: 1 } });
+    await pushAll([user(1), user(2)]);
+    // 50 Graph seconds at timeScale 0.01: Retry-After 0.5.
+    em.setFaults({ failNext: 1, failNextStatus: 429, faultRetryAfterSeconds: 50 });
+    await expect(pushAll([{ ...user(1), lastName: 'One' }, { ...user(2), lastName: 'Two' }])).resolves.toMatchObject([{ operation: 'update' }, { operation: 'update' }]);
+    const [throttled] = await s.h.audit.query({ status: 'throttled' });
+    expect(throttled!.error).toMatch(/Graph throttled GET \/users\/[0-9a-f-]+ user1@\S+ \(429 TooManyRequests\) \(retry after 500 ms\)/);
+    const updated = (await s.h.audit.query({ status: 'succeeded' })).filter((e) => e.operation === 'update');
+    expect(updated).toHaveLength(2);
+    for (const e of updated) expect(e.time - throttled!.time).toBeGreaterThanOrEqual(450);
+    expect((await s.h.job(throttled!.jobId!)).attemptsMade).toBe(1);
+  });
+
+  it('retries per-item 429s inside $batch after their Retry-After; concurrent writes share batches', async () => {
+    s = await setup(em, { upnDomain: DOMAIN }, { worker: { concurrency: 20 }, client: { attempts: 10 }, connector: { batch: { lingerMs: 10 } } });
+    em.setFaults({ throttleRate: 0.3 });
+    const results = await pushAll(Array.from({ length: 40 }, (_, i) => user(i)));
+    expect(results.every((r) => (r as { outcome: string }).outcome === 'applied')).toBe(true);
+    const stats = em.stats();
+    expect(stats.users).toBe(40);
+    expect(stats.throttled).toBeGreaterThan(3);
+    // Every 429 was a batch item, retried as an item; 40 creates were admitted once each.
+    expect(stats.batchItems).toBe(40 + stats.throttled);
+    expect(stats.writes).toBe(40);
+    expect(stats.batchRequests).toBeLessThan(stats.batchItems / 2);
+  });
+
+  it('retries timeouts (latency above the timeout) and applies once Graph answers in time', async () => {
+    // Its own emulator: requests delayed past the timeout are still pending when the test ends.
+    const slow = await startEmulator();
+    let local: Setup | undefined;
+    try {
+      local = await setup(slow, { timeoutMs: 200, upnDomain: DOMAIN }, { client: { attempts: 10 } });
+      await push(local, user(0)); // the token is cached before the latency starts
+      const before = slow.stats().requests;
+      slow.setFaults({ latencyMs: 400 });
+      const [job] = await local.h.client.userChanged(user(1));
+      await waitFor(() => slow.stats().requests >= before + 2);
+      slow.setFaults({ latencyMs: 0 });
+      await expect(local.h.finished(job!.jobId)).resolves.toMatchObject({ outcome: 'applied' });
+      const [retry] = await local.h.audit.query({ subject: 'u-1', status: 'retrying', limit: 1 });
+      expect(retry!.error).toMatch(/Graph did not answer (POST|GET) \S+ user1@\S+ within 200 ms/);
+      // The timed-out create may land after the retry's read; never twice.
+      await waitFor(() => slow.stats().users === 2 || undefined);
+    } finally {
+      await local?.close();
+      await slow.close();
+    }
+  });
+
+  it('waits out eventual consistency after a create before adding memberships', async () => {
+    s = await setup(em, { upnDomain: DOMAIN });
+    em.seed({ groups: [{ displayName: 'staff' }] });
+    em.setFaults({ eventualConsistencyMs: 250 });
+    await expect(pushAll([{ ...user(1), groups: ['staff'] } as ReturnType<typeof user>])).resolves.toMatchObject([{ operation: 'create', changedAttributes: expect.arrayContaining(['groups']) }]);
+    expect(em.stats().byStatus['404']).toBeGreaterThan(0);
+    expect(await graph.groupsOf((await graph.user(upn('user1')))!.id)).toEqual(['staff']);
+  });
+
+  it('fails only the job that got a malformed reply (HTML 200, cut-off JSON), readably, and keeps going', async () => {
+    const proxy = await GraphProxy.start(em);
+    try {
+      s = await setup(em, { graphBaseUrl: proxy.graphBaseUrl, upnDomain: DOMAIN });
+      await pushAll([user(1)]);
+      proxy.corruptNext('html', (method, url) => method === 'GET' && url.startsWith('/v1.0/users/'));
+      await expect(pushAll([{ ...user(1), lastName: 'Changed' }])).rejects.toThrow(
+        /Graph answered GET \/users\/[0-9a-f-]+ user1@\S+ with 200 but an HTML page \("Sign in to your account"\) instead of JSON; is a proxy or captive portal in front of Graph\?/,
+      );
+      await expect(pushAll([user(2)])).resolves.toMatchObject([{ outcome: 'applied' }]);
+
+      proxy.corruptNext('truncated', (method, url) => method === 'POST' && url === '/v1.0/$batch');
+      await expect(pushAll([user(3)])).rejects.toThrow(/Graph answered POST \/\$batch \(1 item\) with 200 but JSON that does not parse \(\d+ bytes, cut off\?\)/);
+      await expect(pushAll([user(4)])).resolves.toMatchObject([{ outcome: 'applied' }]);
+      const failed = await s.h.audit.query({ status: 'failed' });
+      expect(failed.map((e) => [e.subject, e.attempt])).toEqual([['u-3', 1], ['u-1', 1]]);
+    } finally {
+      await s?.close();
+      s = undefined;
+      await proxy.close();
+    }
+  });
+
+  it('a bad client secret quarantines the target naming the variable; once fixed it resumes; no secret leaks anywhere', async () => {
+    const app = em.registerApp({ roles: [...SYNC_WORKER_ROLES], passwordAdministrator: true });
+    const secret = 'Wr0ng~secret.marker-5150';
+    const { logger, lines } = capturingLogger();
+    s = await setup(em, { clientId: app.clientId, clientSecret: secret, upnDomain: DOMAIN }, { logger });
+    const [pushed] = await s.h.client.userChanged(user(1));
+    const state = await waitFor(() => s!.h.worker.quarantine.state());
+    expect(state.reason).toMatch(new RegExp(`Entra rejected the credentials of app ${app.clientId} \\(AADSTS7000215: Invalid client secret provided.*\\); check ENTRA_CLIENT_SECRET`));
+    expect(await s.h.worker.queue.isPaused()).toBe(true);
+
+    // The operator fixes Entra's side: the app now has the secret idsync was given.
+    em.registerApp({ clientId: app.clientId, clientSecret: secret, roles: [...SYNC_WORKER_ROLES], passwordAdministrator: true });
+    await expect(s.h.finished(pushed!.jobId)).resolves.toMatchObject({ outcome: 'applied', operation: 'create' });
+    expect((await s.h.job(pushed!.jobId)).attemptsMade).toBe(1);
+    const userPassword = 'U53r-p4ssw0rd-marker!';
+    const [pw] = await runJobs(s.h, () => s!.h.client.passwordChanged({ id: 'u-1' }, userPassword));
+    expect(pw).toMatchObject({ ok: true });
+
+    const audit = JSON.stringify(await s.h.audit.query({ limit: 1000 }));
+    expect(audit).toMatch(/quarantine/);
+    const everything = [await dumpPrefix(s.h.redis, s.h.prefix), await dumpPrefix(s.redis, s.prefix), lines.join('\n'), audit].join('\n');
+    expect(lines.length).toBeGreaterThan(3);
+    for (const leak of [secret, userPassword, app.clientSecret!, 'Bearer ey']) expect(everything).not.toContain(leak);
+    expect(everything).not.toMatch(/eyJ[A-Za-z0-9_-]{10,}\./);
+  });
+
+  it('a missing application permission quarantines naming it; the probe holds until it is granted', async () => {
+    const roles = SYNC_WORKER_ROLES.filter((r) => r !== 'User.ReadWrite.All');
+    const app = em.registerApp({ roles, passwordAdministrator: true });
+    s = await setup(em, { clientId: app.clientId, clientSecret: app.clientSecret!, upnDomain: DOMAIN });
+    const [pushed] = await s.h.client.userChanged(user(1));
+    const state = await waitFor(() => s!.h.worker.quarantine.state());
+    expect(state.reason).toMatch(/Graph refused POST \/users user1@\S+: Authorization_RequestDenied — Insufficient privileges to complete the operation; grant the application permission User\.ReadWrite\.All/);
+    // Reading still works, so only the token's roles can tell the probe the cause is still there.
+    await expect(s.connector.probe({})).rejects.toThrow(/still lacks the application permission User\.ReadWrite\.All/);
+
+    em.registerApp({ clientId: app.clientId, clientSecret: app.clientSecret!, roles: [...SYNC_WORKER_ROLES], passwordAdministrator: true });
+    await expect(s.h.finished(pushed!.jobId)).resolves.toMatchObject({ outcome: 'applied', operation: 'create' });
+    expect(await s.h.worker.quarantine.state()).toBeUndefined();
+  });
+
+  it('authenticates with a certificate (ClientCertificateCredential from a PEM file); a wrong one names the variable', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'idsync-entra-'));
+    try {
+      const [good, stranger] = await Promise.all([createClientCertificate('idsync-worker'), createClientCertificate('stranger')]);
+      const app = em.registerApp({ certificatePem: good.certificatePem, roles: [...SYNC_WORKER_ROLES], passwordAdministrator: true });
+      const pem = join(dir, 'worker.pem');
+      const wrong = join(dir, 'stranger.pem');
+      const keyOnly = join(dir, 'key-only.pem');
+      await Promise.all([writeFile(pem, good.pem), writeFile(wrong, stranger.pem), writeFile(keyOnly, good.privateKeyPem)]);
+
+      s = await setup(em, { clientId: app.clientId, clientSecret: undefined, clientCertificatePath: pem, upnDomain: DOMAIN });
+      await expect(push(s, user(1))).resolves.toMatchObject({ operation: 'create' });
+      expect(await graph.user(upn('user1'))).toMatchObject({ surname: '1' });
+      await s.close();
+
+      s = await setup(em, { clientId: app.clientId, clientSecret: undefined, clientCertificatePath: wrong, upnDomain: DOMAIN });
+      await s.h.client.userChanged(user(2));
+      const state = await waitFor(() => s!.h.worker.quarantine.state());
+      expect(state.reason).toMatch(/AADSTS700027: The certificate with identifier used to sign the client assertion is not registered.*check ENTRA_CLIENT_CERTIFICATE_PATH/);
+
+      const redis = workerRedis();
+      try {
+        await expect(createEntraConnector(entraConfig(em, { clientSecret: undefined, clientCertificatePath: keyOnly }), { redis })).rejects.toThrow(/must be a PEM file holding both the certificate and its private key/);
+      } finally {
+        await redis.quit();
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('an unknown tenant is a configuration error naming ENTRA_TENANT_ID', async () => {
+    s = await setup(em, { tenantId: '00000000-0000-0000-0000-000000000001', upnDomain: DOMAIN });
+    await expect(s.connector.probe({})).rejects.toMatchObject({ name: 'ConfigurationError', message: expect.stringMatching(/Entra does not know tenant 00000000-0000-0000-0000-000000000001 \(AADSTS90002\); check ENTRA_TENANT_ID/) });
+  });
+
+  it('keeps to writesPerSecond through the budget in Redis, so Graph never has to say 429', async () => {
+    s = await setup(em, { upnDomain: DOMAIN, writesPerSecond: 50 }, { worker: { concurrency: 10 } });
+    const started = Date.now();
+    await pushAll(Array.from({ length: 30 }, (_, i) => user(i)));
+    // 30 writes at 50/s after a burst of 5: at least half a second.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(450);
+    expect(await s.redis.pttl(`${s.prefix}:budget:entra`)).toBeGreaterThan(0);
+    expect(em.stats()).toMatchObject({ users: 30, throttled: 0 });
+  });
+});

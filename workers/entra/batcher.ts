@@ -1,0 +1,147 @@
+import { isThrottledError, type SyncError } from '../../shared/errors.js';
+import type { RequestBudget } from '../runtime/request-budget.js';
+import { retryAfterMs, type RawReply } from './errors.js';
+
+/**
+ * Coalesces the writes of concurrently running jobs into JSON `$batch` requests (reference
+ * §6): a write waits for its slot in the shared write budget (one write per item, since
+ * Graph throttles each item on its own), then joins the open batch, which is sent when it
+ * holds `maxItems` items or `lingerMs` after its first item. Each caller gets its own item's
+ * reply. A per-item 429 is retried after that item's own Retry-After (read with the exact
+ * casing Graph uses), a bounded number of times; after that the caller gets the 429 and
+ * turns it into a ThrottledError, which pauses the queue.
+ *
+ * Batches save round trips, not quota: the budget, not the batch size, sets the pace.
+ */
+
+export interface BatchItem {
+  method: string;
+  /** Version-relative URL (`/users/{id}`), never `/v1.0/...`: the published SDK's bug. */
+  url: string;
+  body?: unknown;
+  headers?: Record<string, string>;
+}
+
+/** Sends one `$batch`; resolves one reply per item, in order, or throws for the whole batch. */
+export type SendBatch = (items: readonly BatchItem[]) => Promise<RawReply[]>;
+
+export interface BatcherOptions {
+  /** Items per `$batch`; Graph takes at most 20. @defaultValue 20 */
+  maxItems?: number;
+  /** How long the first item of a batch waits for company. @defaultValue 5 */
+  lingerMs?: number;
+  /** Retries of an item answered 429 before its caller gets the 429. @defaultValue 3 */
+  throttleRetries?: number;
+  /** A longer Retry-After is not waited out here but handed to the caller (the queue pauses). @defaultValue 10000 */
+  maxRetryAfterMs?: number;
+}
+
+interface Entry {
+  item: BatchItem;
+  signal: AbortSignal | undefined;
+  attempt: number;
+  settled: boolean;
+  resolve(reply: RawReply): void;
+  reject(err: unknown): void;
+}
+
+export class WriteBatcher {
+  readonly #send: SendBatch;
+  readonly #budget: RequestBudget;
+  readonly #maxItems: number;
+  readonly #lingerMs: number;
+  readonly #throttleRetries: number;
+  readonly #maxRetryAfterMs: number;
+  #pending: Entry[] = [];
+  #timer: NodeJS.Timeout | undefined;
+  readonly #waits = new Set<NodeJS.Timeout>();
+  #closed = false;
+
+  constructor(send: SendBatch, budget: RequestBudget, options: BatcherOptions = {}) {
+    this.#send = send;
+    this.#budget = budget;
+    this.#maxItems = Math.max(1, Math.min(20, options.maxItems ?? 20));
+    this.#lingerMs = Math.max(0, options.lingerMs ?? 5);
+    this.#throttleRetries = Math.max(0, options.throttleRetries ?? 3);
+    this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
+  }
+
+  /** Resolves with the item's reply (any status); rejects when the whole batch failed or the signal aborted. */
+  submit(item: BatchItem, signal?: AbortSignal): Promise<RawReply> {
+    return new Promise<RawReply>((resolve, reject) => {
+      const entry: Entry = { item, signal, attempt: 0, settled: false, resolve, reject };
+      const onAbort = () => this.#settle(entry, () => reject(signal!.reason));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      entry.resolve = (r) => { signal?.removeEventListener('abort', onAbort); resolve(r); };
+      entry.reject = (e) => { signal?.removeEventListener('abort', onAbort); reject(e); };
+      this.#admit(entry);
+    });
+  }
+
+  /** Rejects whatever has not been sent yet. */
+  close(): void {
+    this.#closed = true;
+    clearTimeout(this.#timer);
+    for (const t of this.#waits) clearTimeout(t);
+    this.#waits.clear();
+    const pending = this.#pending;
+    this.#pending = [];
+    for (const e of pending) this.#settle(e, () => e.reject(new Error('the Entra connector was closed')));
+  }
+
+  /** Takes the item's write from the budget, then queues it for the next batch. */
+  #admit(entry: Entry): void {
+    this.#budget.take(1, entry.signal).then(
+      () => {
+        if (entry.settled) return;
+        if (this.#closed) return this.#settle(entry, () => entry.reject(new Error('the Entra connector was closed')));
+        this.#pending.push(entry);
+        if (this.#pending.length >= this.#maxItems) this.#flush();
+        else this.#timer ??= setTimeout(() => this.#flush(), this.#lingerMs);
+      },
+      (err) => this.#settle(entry, () => entry.reject(err)),
+    );
+  }
+
+  #flush(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const entries = this.#pending.splice(0, this.#maxItems).filter((e) => !e.settled);
+    if (this.#pending.length) this.#timer = setTimeout(() => this.#flush(), this.#pending.length >= this.#maxItems ? 0 : this.#lingerMs);
+    if (!entries.length) return;
+    this.#send(entries.map((e) => e.item)).then(
+      (replies) => entries.forEach((e, i) => this.#handle(e, replies[i]!)),
+      (err: SyncError) => {
+        for (const e of entries) {
+          if (isThrottledError(err)) this.#handle(e, throttledReply(err.retryAfterMs));
+          else this.#settle(e, () => e.reject(err));
+        }
+      },
+    );
+  }
+
+  #handle(entry: Entry, reply: RawReply): void {
+    if (reply.status !== 429 || entry.attempt >= this.#throttleRetries) return this.#settle(entry, () => entry.resolve(reply));
+    const waitMs = retryAfterMs(reply.headers);
+    if (waitMs > this.#maxRetryAfterMs) return this.#settle(entry, () => entry.resolve(reply));
+    entry.attempt++;
+    const timer = setTimeout(() => {
+      this.#waits.delete(timer);
+      if (!entry.settled) this.#admit(entry);
+    }, waitMs);
+    this.#waits.add(timer);
+  }
+
+  #settle(entry: Entry, action: () => void): void {
+    if (entry.settled) return;
+    entry.settled = true;
+    action();
+  }
+}
+
+/** A whole batch answered 429: each item is treated as if it had been. */
+function throttledReply(ms: number): RawReply {
+  const headers = { 'Retry-After': String(ms / 1000) };
+  const json = { error: { code: 'TooManyRequests', message: 'Please retry again later.' } };
+  return { status: 429, headers, text: JSON.stringify(json), contentType: 'application/json', json, malformed: false };
+}
