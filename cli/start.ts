@@ -41,8 +41,6 @@ export async function start(env: Env = process.env): Promise<void> {
     GRAPH_BASE_URL: entra.info.graphBaseUrl,
     // An ephemeral key: password jobs from this run are readable only by this run.
     IDSYNC_SECRET_KEY: env.IDSYNC_SECRET_KEY || randomBytes(32).toString('base64'),
-    // The Entra worker is not in this build yet; its emulator runs so clients can try it.
-    IDSYNC_TARGETS: 'crowd',
   });
 }
 

@@ -3,6 +3,7 @@ import type { IdsyncConfig } from '../shared/config.js';
 import type { Target } from '../shared/jobs.js';
 import type { Logger } from '../shared/logger.js';
 import { createCrowdConnector } from './crowd/index.js';
+import { createEntraConnector } from './entra/index.js';
 import type { TargetConnector } from './runtime/connector.js';
 
 export interface CreateConnectorsOptions {
@@ -25,7 +26,9 @@ export async function createConnectors(
         connectors.crowd = await createCrowdConnector(config.crowd, shared);
         break;
       case 'entra':
-        throw new Error('the entra connector is not available in this build');
+        if (!config.entra) throw new Error('the entra target is selected but ENTRA_TENANT_ID and ENTRA_CLIENT_ID are not both set');
+        connectors.entra = await createEntraConnector(config.entra, shared);
+        break;
     }
   }
   return connectors;

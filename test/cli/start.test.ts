@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { createInterface } from 'node:readline';
 import { Queue, QueueEvents } from 'bullmq';
+import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID } from '../../emulators/entra/index.js';
 import { createSyncClient } from '../../producers/client.js';
 import { REDIS_URL, deletePrefix, uniquePrefix, workerRedis } from '../helpers/redis.js';
 
@@ -39,27 +40,46 @@ describe('idsync start with no configuration', () => {
     expect(started).toMatchObject({ crowd: expect.stringMatching(/^http:/), graph: expect.stringMatching(/^https:/) });
     const targets = logs.find((l) => l.msg === 'idsync workers running')!.targets as string[];
 
-    expect(targets).toContain('crowd');
+    expect(targets).toEqual(['crowd', 'entra']);
 
-    const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd'] });
-    const queue = new Queue('crowd', { connection: redis, prefix });
-    const events = new QueueEvents('crowd', { connection: { url: REDIS_URL }, prefix });
+    const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd', 'entra'] });
+    const results: Record<string, { remoteId?: string }> = {};
     try {
-      await events.waitUntilReady();
-      const [enqueued] = await client.userChanged({ id: 'u-start', username: 'start.user', email: 'start.user@example.com', firstName: 'Start', lastName: 'User' });
-      const job = await queue.getJob(enqueued!.jobId);
-      await job!.waitUntilFinished(events, 20_000);
+      const enqueued = await client.userChanged({ id: 'u-start', username: 'start.user', email: 'start.user@example.com', firstName: 'Start', lastName: 'User' });
+      for (const { target, jobId } of enqueued) {
+        const queue = new Queue(target, { connection: redis, prefix });
+        const events = new QueueEvents(target, { connection: { url: REDIS_URL }, prefix });
+        try {
+          await events.waitUntilReady();
+          const job = await queue.getJob(jobId);
+          results[target] = await job!.waitUntilFinished(events, 20_000);
+        } finally {
+          await queue.close();
+          await events.close();
+        }
+      }
     } finally {
       await client.close();
-      await queue.close();
-      await events.close();
     }
+
     const crowd = started.crowd as string;
     const res = await fetch(`${crowd}rest/usermanagement/1/user?username=start.user`, {
       headers: { accept: 'application/json', authorization: `Basic ${Buffer.from('idsync:idsync-secret').toString('base64')}` },
     });
     expect(res.status).toBe(200);
     expect(await res.json()).toMatchObject({ name: 'start.user', email: 'start.user@example.com', 'first-name': 'Start', active: true });
+
+    // The Entra emulator's default app (its id and secret are the emulator's published defaults).
+    const token = await fetch(`${started.authority as string}/${DEFAULT_TENANT_ID}/oauth2/v2.0/token`, {
+      method: 'POST',
+      body: new URLSearchParams({ grant_type: 'client_credentials', client_id: DEFAULT_CLIENT_ID, client_secret: DEFAULT_CLIENT_SECRET, scope: 'https://graph.microsoft.com/.default' }),
+    });
+    const { access_token } = (await token.json()) as { access_token: string };
+    const graphUser = await fetch(new URL(`v1.0/users/${results.entra!.remoteId}?$select=displayName,givenName,surname,mail,accountEnabled`, started.graph as string), {
+      headers: { authorization: `Bearer ${access_token}` },
+    });
+    expect(graphUser.status).toBe(200);
+    expect(await graphUser.json()).toMatchObject({ givenName: 'Start', surname: 'User', accountEnabled: true });
 
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
