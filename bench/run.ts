@@ -1,5 +1,6 @@
 import { benchCrowd } from './crowd.js';
 import { benchEnqueue } from './enqueue.js';
+import { benchEntra } from './entra.js';
 import { machine } from './report.js';
 
 /** `npm run bench` runs every benchmark; `npm run bench -- enqueue` runs the named ones. */
@@ -7,6 +8,7 @@ const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const benches: Record<string, () => Promise<unknown>> = {
   enqueue: () => benchEnqueue({ redisUrl }),
   crowd: () => benchCrowd({ redisUrl }),
+  entra: () => benchEntra({ redisUrl }),
 };
 
 const chosen = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -1,0 +1,254 @@
+import { Worker } from 'node:worker_threads';
+import { QueueEvents } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { EntraConnectionInfo, EntraStatsSnapshot, SeedInput } from '../emulators/entra/index.js';
+import { createSyncClient } from '../producers/client.js';
+import { AuditLog } from '../shared/audit.js';
+import type { EntraConfig } from '../shared/config.js';
+import { LinkStore } from '../shared/links.js';
+import { silentLogger } from '../shared/logger.js';
+import { createEntraConnector, type EntraConnector } from '../workers/entra/index.js';
+import { RuntimeMetrics } from '../workers/runtime/metrics.js';
+import { TargetWorker } from '../workers/runtime/target-worker.js';
+import { printTable } from './report.js';
+
+export interface BenchEntraOptions {
+  redisUrl: string;
+  /**
+   * The emulator's time scale: Graph's real quota of 3,000 writes per 150 s per app+tenant
+   * becomes 3,000 / (150 × timeScale) writes/s. @defaultValue 0.05 (400 writes/s)
+   */
+  timeScale?: number;
+  /** How long the write run should take at the allowed rate. @defaultValue 20 */
+  writeSeconds?: number;
+  /** Worker concurrency in the write run. @defaultValue 50 */
+  concurrency?: number;
+  /** Users in the full-pull run. @defaultValue 100000 */
+  pullUsers?: number;
+}
+
+/** The emulator's controls, driven through its admin endpoint on its own thread. */
+interface Emulator {
+  info: EntraConnectionInfo;
+  seed(input: SeedInput): Promise<void>;
+  reset(): Promise<void>;
+  stats(): Promise<EntraStatsSnapshot>;
+  close(): Promise<void>;
+}
+
+const GRAPH_WRITES = 3000;
+const GRAPH_WINDOW_SECONDS = 150;
+
+/**
+ * (1) Write throughput against the emulator's real write quota, time-scaled: a backlog of new
+ * users enqueued through the client library, then released to a real TargetWorker and the
+ * Entra connector (each user one `POST /users` item in a `$batch`, under the Redis write
+ * budget set to the allowed rate); achieved writes/s ÷ allowed from release to the last
+ * completion, 429s as a share of Graph operations, failed jobs.
+ * (2) A full pull of a large tenant: `listUsers()` (`$select`, `$top=999`) and a delta
+ * round 1 (the full re-sync), requests issued and seconds.
+ */
+export async function benchEntra(options: BenchEntraOptions) {
+  const scale = options.timeScale ?? 0.05;
+  const allowed = GRAPH_WRITES / (GRAPH_WINDOW_SECONDS * scale);
+  const writeUsers = Math.round(allowed * (options.writeSeconds ?? 20));
+  const concurrency = options.concurrency ?? 50;
+  const pullUsers = options.pullUsers ?? 100_000;
+  const em = await threadEmulator(scale);
+  const redis = new Redis(options.redisUrl, { maxRetriesPerRequest: null });
+  const prefixes: string[] = [];
+  try {
+    const write = await writeRun(em, redis, options.redisUrl, prefixes, { users: writeUsers, concurrency, writesPerSecond: allowed });
+    await em.reset();
+    await em.seed({ generateUsers: { count: pullUsers } });
+    const pull = await pullRun(em, redis, prefixes, allowed);
+
+    const operations = write.stats.graphRequests - write.stats.batchRequests + write.stats.batchItems;
+    const pct429 = (100 * write.stats.throttled) / Math.max(1, operations);
+    printTable(
+      `Entra write throughput (Graph's ${GRAPH_WRITES.toLocaleString('en-US')} writes / ${GRAPH_WINDOW_SECONDS} s at timeScale ${scale} = ${allowed} writes/s allowed; ${writeUsers.toLocaleString('en-US')} new users, concurrency ${concurrency}, writesPerSecond ${allowed})`,
+      [
+        { name: 'achieved writes/s vs the allowed rate', value: write.stats.writes / write.seconds, unit: 'writes/s', baseline: allowed, goal: 0.95 },
+        { name: '429 responses, % of Graph operations', value: pct429, unit: '%', note: `${write.stats.throttled} of ${operations.toLocaleString('en-US')}; goal ≤ 1 %: ${pct429 <= 1 ? 'met' : 'NOT met'}` },
+        { name: 'failed jobs', value: write.failed, unit: '', note: `goal 0: ${write.failed === 0 ? 'met' : 'NOT met'}` },
+        { name: 'writes per $batch request', value: write.stats.batchItems / Math.max(1, write.stats.batchRequests), unit: 'items', note: `${write.stats.batchRequests.toLocaleString('en-US')} batches for ${write.stats.batchItems.toLocaleString('en-US')} items` },
+      ],
+    );
+    printTable(`Entra full pull (${pullUsers.toLocaleString('en-US')} users)`, [
+      { name: 'listUsers ($select, $top=999): Graph requests', value: pull.list.requests, unit: 'requests', note: `${pull.list.users.toLocaleString('en-US')} users` },
+      { name: 'listUsers: time', value: pull.list.seconds, unit: 's', note: `${Math.round(pull.list.users / pull.list.seconds).toLocaleString('en-US')} users/s` },
+      { name: 'delta round 1 (full re-sync, Prefer: odata.maxpagesize=999): Graph requests', value: pull.delta.requests, unit: 'requests', note: `${pull.delta.users.toLocaleString('en-US')} users` },
+      { name: 'delta round 1: time', value: pull.delta.seconds, unit: 's', note: `${Math.round(pull.delta.users / pull.delta.seconds).toLocaleString('en-US')} users/s` },
+    ]);
+    return {
+      allowedWritesPerSecond: allowed,
+      achievedWritesPerSecond: write.stats.writes / write.seconds,
+      throttledPercent: pct429,
+      failedJobs: write.failed,
+      pull: pull.list,
+      deltaPull: pull.delta,
+    };
+  } finally {
+    for (const p of prefixes) await deletePrefix(redis, p);
+    await redis.quit();
+    await em.close();
+  }
+}
+
+function entraConfig(em: Emulator, writesPerSecond: number): EntraConfig {
+  return {
+    tenantId: em.info.tenantId,
+    clientId: em.info.clientId,
+    clientSecret: em.info.clientSecret,
+    clientCertificatePath: undefined,
+    authorityHost: em.info.authorityHost,
+    graphBaseUrl: em.info.graphBaseUrl,
+    concurrency: 50,
+    writesPerSecond,
+    timeoutMs: 30_000,
+    deletePolicy: 'disable',
+    matchAttributes: ['userPrincipalName'],
+    upnDomain: undefined,
+    mappingModule: undefined,
+  };
+}
+
+async function writeRun(
+  em: Emulator,
+  redis: Redis,
+  redisUrl: string,
+  prefixes: string[],
+  run: { users: number; concurrency: number; writesPerSecond: number },
+): Promise<{ seconds: number; failed: number; stats: EntraStatsSnapshot }> {
+  const prefix = `{bench-entra-write-${Date.now().toString(36)}}`;
+  prefixes.push(prefix);
+  const connector = await createEntraConnector(entraConfig(em, run.writesPerSecond), { redis, prefix });
+  const worker = new TargetWorker({
+    connector,
+    connection: redis,
+    prefix,
+    links: new LinkStore(redis, prefix),
+    audit: new AuditLog(redis, prefix),
+    keyring: undefined,
+    logger: silentLogger,
+    metrics: new RuntimeMetrics(),
+    concurrency: run.concurrency,
+    backoffMs: 100,
+  });
+  const events = new QueueEvents('entra', { connection: { url: redisUrl }, prefix });
+  const client = createSyncClient({ redisUrl, prefix, targets: ['entra'], attempts: 8, backoffMs: 100 });
+  try {
+    await Promise.all([worker.start(), events.waitUntilReady()]);
+    // One token and the tenant's domain before the clock starts, as a running worker has them.
+    await connector.probe({});
+    let completed = 0;
+    let failed = 0;
+    let resolveDone!: () => void;
+    const done = new Promise<void>((resolve) => (resolveDone = resolve));
+    const settle = () => completed + failed >= run.users && resolveDone();
+    events.on('completed', () => { completed++; settle(); });
+    events.on('failed', () => { failed++; settle(); });
+    const users = Array.from({ length: run.users }, (_, i) => ({
+      id: `bench-${i}`,
+      username: `bench${i}`,
+      email: `bench${i}@example.com`,
+      firstName: 'Bench',
+      lastName: `User ${i}`,
+    }));
+    // A backlog first, then the clock: this measures how much of the quota the worker uses
+    // while there is work, not how fast the client enqueues (bench/enqueue.ts does that).
+    await worker.queue.pause();
+    await client.userChangedMany(users);
+    const before = await em.stats();
+    const started = process.hrtime.bigint();
+    await worker.queue.resume();
+    await done;
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const after = await em.stats();
+    return { seconds, failed, stats: diffStats(after, before) };
+  } finally {
+    await client.close();
+    await worker.close(5000);
+    await events.close();
+    await connector.close();
+  }
+}
+
+async function pullRun(em: Emulator, redis: Redis, prefixes: string[], writesPerSecond: number) {
+  const prefix = `{bench-entra-pull-${Date.now().toString(36)}}`;
+  prefixes.push(prefix);
+  const connector = await createEntraConnector(entraConfig(em, writesPerSecond), { redis, prefix });
+  try {
+    await connector.probe({});
+    const measure = async (pull: (c: EntraConnector) => AsyncIterable<unknown>, count: (item: unknown) => boolean) => {
+      const before = await em.stats();
+      const started = process.hrtime.bigint();
+      let users = 0;
+      for await (const item of pull(connector)) if (count(item)) users++;
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      return { users, seconds, requests: (await em.stats()).graphRequests - before.graphRequests };
+    };
+    const list = await measure((c) => c.listUsers(), () => true);
+    const delta = await measure((c) => c.listUsersDelta(), (item) => (item as { type: string }).type === 'upsert');
+    return { list, delta };
+  } finally {
+    await connector.close();
+  }
+}
+
+function diffStats(after: EntraStatsSnapshot, before: EntraStatsSnapshot): EntraStatsSnapshot {
+  const out = { ...after };
+  for (const k of ['requests', 'graphRequests', 'batchRequests', 'batchItems', 'throttled', 'writes', 'resourceUnits', 'faultsInjected', 'tokenRequests', 'tokensIssued'] as const) {
+    out[k] = after[k] - before[k];
+  }
+  return out;
+}
+
+async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+/**
+ * The emulator on a worker thread (still in-process), as Graph runs elsewhere: idsync and
+ * the emulator do not compete for one event loop. Driven through its admin endpoint.
+ */
+async function threadEmulator(timeScale: number): Promise<Emulator> {
+  const moduleUrl = new URL('../emulators/entra/index.js', import.meta.url).href;
+  // Worker threads do not inherit tsx's loader: register it when running from source.
+  const register = import.meta.url.endsWith('.ts') ? "await (await import('tsx/esm/api')).register();" : '';
+  const worker = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+    (async () => {
+      ${register}
+      const em = await (await import(${JSON.stringify(moduleUrl)})).startEntraEmulator({ port: 0, timeScale: ${JSON.stringify(timeScale)} });
+      parentPort.postMessage({ info: em.info, adminUrl: em.adminUrl });
+      parentPort.once('message', () => em.close().then(() => parentPort.close()));
+    })().catch((err) => { throw err; });`,
+    { eval: true },
+  );
+  const { info, adminUrl } = await new Promise<{ info: EntraConnectionInfo; adminUrl: string }>((resolve, reject) => {
+    worker.once('message', resolve);
+    worker.once('error', reject);
+  });
+  const admin = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${adminUrl}${path}`, { method, ...(body !== undefined && { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`emulator admin ${method} ${path} → ${res.status} ${text}`);
+    return text ? JSON.parse(text) : undefined;
+  };
+  return {
+    info,
+    seed: async (input) => void (await admin('POST', '/seed', input)),
+    reset: async () => void (await admin('POST', '/reset')),
+    stats: () => admin('GET', '/stats'),
+    close: async () => {
+      worker.postMessage('close');
+      await new Promise((resolve) => worker.once('exit', resolve));
+    },
+  };
+}
