@@ -42,6 +42,10 @@ export async function start(env: Env = process.env): Promise<void> {
     // An ephemeral key: password jobs from this run are readable only by this run.
     IDSYNC_SECRET_KEY: env.IDSYNC_SECRET_KEY || randomBytes(32).toString('base64'),
   });
+  logger.info(
+    { crowdAdmin: crowd.adminUrl, entraAdmin: entra.adminUrl, entraCaFile: entra.info.caFile },
+    "try it: createSyncClient({ targets: ['crowd', 'entra'] }).userChanged({ id: '1', username: 'alice', email: 'alice@example.com' })",
+  );
 }
 
 function reexecTrusting(caFile: string): Promise<void> {
