@@ -3,12 +3,13 @@ import type { Link } from '../../shared/links.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RemoteUser, UserRef, UserSnapshot } from '../../shared/jobs.js';
 import type { ApplyResult, ConnectorContext, Operation, TargetConnector } from '../runtime/connector.js';
+import { uniqueCaseless } from '../runtime/mapping-module.js';
+import { randomPassword } from '../runtime/passwords.js';
 import type { CallOptions, CrowdClient } from './client.js';
 import { APP_FIELD, PROFILE_FIELDS, profileOf, type CrowdUser, type ProfileField, type UserBody } from './entities.js';
 import { isEmailChangeRefusal } from './errors.js';
 import { applyGroupPlan, isEmptyPlan, planDirectGroups } from './groups.js';
-import { uniqueCaseless, type CrowdMapping, type DesiredUser } from './mapping.js';
-import { randomPassword } from './password.js';
+import type { CrowdMapping, DesiredUser } from './mapping.js';
 import {
   listUsers,
   listUsersChangedSince,

@@ -5,6 +5,7 @@ import {
   TransientError,
   type SyncError,
 } from '../../shared/errors.js';
+import { TLS_CODES, bodyDetail, malformedReply, noReplyError, summarizeBody, transportCode, type Remote } from '../runtime/http-failures.js';
 
 /**
  * Crowd replies → the one error taxonomy (shared/errors.ts). Crowd speaks three dialects
@@ -64,16 +65,6 @@ export function retryAfterMs(headers: RawReply['headers'], fallbackMs = 1000): n
   return fallbackMs;
 }
 
-/** A short, single-line summary of a non-JSON body: the HTML title or first text. */
-export function summarizeBody(text: string, max = 160): string {
-  const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(text)?.[1] ?? /<h1[^>]*>([\s\S]*?)<\/h1>/i.exec(text)?.[1];
-  const plain = (title ?? text).replace(/<[^>]*>/g, ' ').replace(/&[a-z]+;|&#\d+;/gi, ' ').replace(/\s+/g, ' ').trim();
-  if (plain === '') return '(empty body)';
-  return plain.length > max ? `${plain.slice(0, max - 1)}…` : plain;
-}
-
-const isHtml = (r: RawReply) => r.contentType.includes('html') || /^\s*<(!doctype|html)/i.test(r.text);
-
 // Per-user refusals that a configuration fix would not change; the default for a 403
 // ErrorEntity is still permanent (see below), these only get a better hint.
 const EMAIL_CHANGE_BLOCKED = /not allowed to change user emails/i;
@@ -89,7 +80,7 @@ export function errorFromReply(call: CrowdCall, reply: RawReply, context: { appl
   const what = describeCall(call);
   const { status } = reply;
   const entity = reply.malformed ? undefined : errorEntity(reply.json);
-  const detail = entity ? `${entity.reason} — ${entity.message}` : `${status} ${isHtml(reply) ? 'HTML page' : reply.contentType || 'no content type'}: "${summarizeBody(reply.text)}"`;
+  const detail = entity ? `${entity.reason} — ${entity.message}` : bodyDetail(reply);
   const opts = { status, ...(entity && { code: entity.reason }) };
 
   if (status === 429 || (status === 503 && reply.headers['retry-after'] !== undefined)) {
@@ -130,44 +121,29 @@ export function errorFromReply(call: CrowdCall, reply: RawReply, context: { appl
   return new PermanentError(`Crowd refused ${what}: ${detail}`, opts);
 }
 
+const CROWD: Remote = {
+  name: 'Crowd',
+  urlSetting: 'CROWD_URL',
+  htmlHint: 'is an SSO or login proxy in front of Crowd?',
+  // A CROWD_URL that does not parse is as much a configuration error as an untrusted certificate.
+  configCodes: new Set([...TLS_CODES, 'ERR_INVALID_URL']),
+};
+
 /** A 2xx whose body is not the JSON Crowd promised (an SSO login page, a cut-off reply). */
 export function malformedSuccess(call: CrowdCall, reply: RawReply, problem?: string): PermanentError {
-  const what = describeCall(call);
-  const kind = isHtml(reply)
-    ? `an HTML page ("${summarizeBody(reply.text)}") instead of JSON; is an SSO or login proxy in front of Crowd?`
-    : reply.malformed
-      ? `JSON that does not parse (${reply.text.length} bytes, cut off?)`
-      : problem ?? `an unexpected ${reply.contentType || 'untyped'} body`;
-  return new PermanentError(`Crowd answered ${what} with ${reply.status} but ${kind}`, { status: reply.status, code: 'MALFORMED_RESPONSE' });
+  return malformedReply(CROWD, describeCall(call), reply, problem);
 }
-
-const CONFIG_CODES = new Set([
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-  'ERR_INVALID_URL',
-]);
 
 /** A request that got no reply: timeout, reset, refused, TLS failure, abort. */
 export function errorFromTransport(call: CrowdCall, err: unknown, context: { timeoutMs: number; baseUrl: string; aborted: boolean }): SyncError {
   const what = describeCall(call);
-  const code = String((err as { code?: unknown })?.code ?? '');
+  const code = transportCode(err);
   const name = String((err as { name?: unknown })?.name ?? '');
   if (context.aborted) return new TransientError(`${what} to Crowd was aborted (shutdown)`, { code: 'ABORTED', cause: err });
-  if (name === 'TimeoutError' || code === 'ETIMEDOUT') {
-    return new TransientError(`Crowd did not answer ${what} within ${context.timeoutMs} ms (a write may still have been applied)`, { code: 'ETIMEDOUT' });
-  }
-  if (CONFIG_CODES.has(code)) {
-    return new ConfigurationError(`Cannot reach Crowd at ${context.baseUrl} for ${what}: ${code}; check CROWD_URL and the TLS trust store (NODE_EXTRA_CA_CERTS)`, { code });
-  }
+  const common = noReplyError(CROWD, what, code, { ...context, timedOut: name === 'TimeoutError' });
+  if (common) return common;
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED') {
     return new TransientError(`The connection to Crowd was reset during ${what} (a write may still have been applied)`, { code });
-  }
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
-    return new TransientError(`Cannot reach Crowd at ${context.baseUrl} for ${what}: ${code}`, { code });
   }
   // got's messages carry no credentials (they travel in a header), but keep them short.
   const message = err instanceof Error ? err.message.split('\n')[0] : String(err);

@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { PermanentError } from '../../shared/errors.js';
 import type { RemoteUser, UserSnapshot } from '../../shared/jobs.js';
+import { importMappingModule, pickHooks, runHook, stableHash, uniqueCaseless } from '../runtime/mapping-module.js';
 import type { CrowdUser, UserBody } from './entities.js';
 
 /**
@@ -152,21 +150,8 @@ export class CrowdMapping {
 /** Loads CROWD_MAPPING_MODULE (a path, relative to the working directory, or a file: URL). */
 export async function loadMappingModule(specifier: string | undefined): Promise<CrowdMappingModule> {
   if (!specifier) return {};
-  const url = specifier.startsWith('file:') ? specifier : pathToFileURL(resolve(specifier)).href;
-  let loaded: Record<string, unknown>;
-  try {
-    loaded = (await import(url)) as Record<string, unknown>;
-  } catch (err) {
-    throw new Error(`cannot load the Crowd mapping module ${specifier}: ${(err as Error).message}`);
-  }
-  const source = (typeof loaded['default'] === 'object' && loaded['default'] !== null ? { ...(loaded['default'] as object), ...loaded } : loaded) as Record<string, unknown>;
-  const module: CrowdMappingModule = {};
-  for (const fn of ['alterCrowdUser', 'alterCrowdAttributes', 'alterRemoteUser'] as const) {
-    const v = source[fn];
-    if (v === undefined) continue;
-    if (typeof v !== 'function') throw new Error(`the Crowd mapping module ${specifier} exports ${fn}, but it is not a function`);
-    (module as Record<string, unknown>)[fn] = v;
-  }
+  const source = await importMappingModule('Crowd', specifier);
+  const module = pickHooks<CrowdMappingModule>('Crowd', specifier, source, ['alterCrowdUser', 'alterCrowdAttributes', 'alterRemoteUser']);
   const map = source['attributeMap'];
   if (map !== undefined) {
     if (typeof map !== 'object' || map === null || Object.values(map).some((v) => typeof v !== 'string' || v === '')) {
@@ -178,7 +163,7 @@ export async function loadMappingModule(specifier: string | undefined): Promise<
 }
 
 export function hashDesired(body: UserBody, attributes: Record<string, string[]>, groups: string[] | undefined): string {
-  const canonical = JSON.stringify([
+  return stableHash([
     body.name,
     body['first-name'] ?? null,
     body['last-name'] ?? null,
@@ -188,22 +173,9 @@ export function hashDesired(body: UserBody, attributes: Record<string, string[]>
     Object.keys(attributes).sort().map((k) => [k, attributes[k]]),
     groups ? groups.map((g) => g.toLowerCase()).sort() : null,
   ]);
-  return createHash('sha256').update(canonical).digest('base64url').slice(0, 32);
 }
 
-export function uniqueCaseless(names: readonly string[]): string[] {
-  const seen = new Map<string, string>();
-  for (const n of names) if (!seen.has(n.toLowerCase())) seen.set(n.toLowerCase(), n);
-  return [...seen.values()];
-}
-
-async function hook<T>(name: string, run: () => T | Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    throw new PermanentError(`the Crowd mapping module's ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
-  }
-}
+const hook = <T>(name: string, run: () => T | Promise<T>): Promise<T> => runHook('Crowd', name, run);
 
 function checkBody(body: UserBody): UserBody {
   if (typeof body !== 'object' || body === null || typeof body.name !== 'string' || body.name.trim() === '') {

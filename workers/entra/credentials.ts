@@ -3,7 +3,8 @@ import { ClientCertificateCredential, ClientSecretCredential, type AccessToken, 
 import { GraphClientError } from '@microsoft/microsoft-graph-client';
 import { ConfigurationError, TransientError, type SyncError } from '../../shared/errors.js';
 import { redactText } from '../../shared/redact.js';
-import { transportCode, type PermissionView } from './errors.js';
+import { transportCode } from '../runtime/http-failures.js';
+import type { PermissionView } from './errors.js';
 
 /**
  * The app's credential for the client-credentials flow (reference §1): a secret or a

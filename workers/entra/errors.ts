@@ -5,6 +5,7 @@ import {
   TransientError,
   type SyncError,
 } from '../../shared/errors.js';
+import { bodyDetail, malformedReply, noReplyError, transportCode, type Remote } from '../runtime/http-failures.js';
 import { PASSWORD_PERMISSION, PASSWORD_ROLE, holds } from './permissions.js';
 
 /**
@@ -75,17 +76,6 @@ export function retryAfterMs(headers: Record<string, string>, fallbackMs = 1000)
   return fallbackMs;
 }
 
-/** A short, single-line summary of a non-JSON body: the HTML title or first text. */
-export function summarizeBody(text: string, max = 160): string {
-  const title = /<title[^>]*>([\s\S]*?)<\/title>/i.exec(text)?.[1] ?? /<h1[^>]*>([\s\S]*?)<\/h1>/i.exec(text)?.[1];
-  const plain = (title ?? text).replace(/<[^>]*>/g, ' ').replace(/&[a-z]+;|&#\d+;/gi, ' ').replace(/\s+/g, ' ').trim();
-  if (plain === '') return '(empty body)';
-  return plain.length > max ? `${plain.slice(0, max - 1)}…` : plain;
-}
-
-const isHtml = (r: RawReply) => r.contentType.includes('html') || /^\s*<(!doctype|html)/i.test(r.text);
-
-
 /** What the client knows about the token in use, to tell a missing permission from a per-object refusal. */
 export interface PermissionView {
   /** The token's `roles` claim, or undefined when it could not be read. */
@@ -98,7 +88,7 @@ export function detailOf(reply: RawReply): string {
     const extra = body.details.map((d) => d.code).filter((c) => c !== body.code);
     return `${body.code}${extra.length ? ` (${extra.join(', ')})` : ''} — ${body.message}`;
   }
-  return `${reply.status} ${isHtml(reply) ? 'HTML page' : reply.contentType || 'no content type'}: "${summarizeBody(reply.text)}"`;
+  return bodyDetail(reply);
 }
 
 /** The error for a reply the caller did not accept. */
@@ -161,34 +151,11 @@ function forbidden(call: GraphCall, detail: string, opts: { status: number; code
   return new ConfigurationError(`Graph refused ${what}: ${said}; ${hint}`, opts);
 }
 
+const GRAPH: Remote = { name: 'Graph', urlSetting: 'GRAPH_BASE_URL', htmlHint: 'is a proxy or captive portal in front of Graph?' };
+
 /** A 2xx whose body is not the JSON Graph promised (a proxy's login page, a cut-off reply). */
 export function malformedSuccess(call: GraphCall, reply: RawReply, problem?: string): PermanentError {
-  const what = describeCall(call);
-  const kind = isHtml(reply)
-    ? `an HTML page ("${summarizeBody(reply.text)}") instead of JSON; is a proxy or captive portal in front of Graph?`
-    : reply.malformed
-      ? `JSON that does not parse (${reply.text.length} bytes, cut off?)`
-      : problem ?? `an unexpected ${reply.contentType || 'untyped'} body`;
-  return new PermanentError(`Graph answered ${what} with ${reply.status} but ${kind}`, { status: reply.status, code: 'MALFORMED_RESPONSE' });
-}
-
-const TLS_CODES = new Set([
-  'CERT_HAS_EXPIRED',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-]);
-
-/** The system error code behind a fetch failure (undici wraps it in `cause`, sometimes twice). */
-export function transportCode(err: unknown): string {
-  let e = err as { code?: unknown; cause?: unknown } | undefined;
-  for (let i = 0; i < 4 && e; i++) {
-    if (typeof e.code === 'string' && e.code !== '') return e.code;
-    e = e.cause as typeof e;
-  }
-  return '';
+  return malformedReply(GRAPH, describeCall(call), reply, problem);
 }
 
 /** A request that got no (complete) reply: timeout, reset, refused, TLS failure, abort. */
@@ -196,15 +163,8 @@ export function errorFromTransport(call: GraphCall, err: unknown, context: { tim
   const what = describeCall(call);
   const code = transportCode(err);
   if (context.aborted) return new TransientError(`${what} to Graph was aborted (shutdown)`, { code: 'ABORTED' });
-  if (context.timedOut || code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'ETIMEDOUT') {
-    return new TransientError(`Graph did not answer ${what} within ${context.timeoutMs} ms (a write may still have been applied)`, { code: 'ETIMEDOUT' });
-  }
-  if (TLS_CODES.has(code)) {
-    return new ConfigurationError(`Cannot reach Graph at ${context.baseUrl} for ${what}: ${code}; check GRAPH_BASE_URL and the TLS trust store (NODE_EXTRA_CA_CERTS)`, { code });
-  }
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
-    return new TransientError(`Cannot reach Graph at ${context.baseUrl} for ${what}: ${code}`, { code });
-  }
+  const common = noReplyError(GRAPH, what, code, context);
+  if (common) return common;
   const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
   return new TransientError(`The connection to Graph failed during ${what}: ${code || 'error'} ${message} (a write may still have been applied)`.trim(), { ...(code && { code }) });
 }

@@ -1,8 +1,6 @@
-import { createHash } from 'node:crypto';
-import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { PermanentError } from '../../shared/errors.js';
 import type { RemoteUser, UserSnapshot } from '../../shared/jobs.js';
+import { importMappingModule, pickHooks, runHook, stableHash, uniqueCaseless } from '../runtime/mapping-module.js';
 import type { GraphUser } from './entities.js';
 
 /**
@@ -241,21 +239,8 @@ export function sameValue(property: string, current: unknown, desired: unknown):
 /** Loads ENTRA_MAPPING_MODULE (a path, relative to the working directory, or a file: URL). */
 export async function loadMappingModule(specifier: string | undefined): Promise<EntraMappingModule> {
   if (!specifier) return {};
-  const url = specifier.startsWith('file:') ? specifier : pathToFileURL(resolve(specifier)).href;
-  let loaded: Record<string, unknown>;
-  try {
-    loaded = (await import(url)) as Record<string, unknown>;
-  } catch (err) {
-    throw new Error(`cannot load the Entra mapping module ${specifier}: ${(err as Error).message}`);
-  }
-  const source = (typeof loaded['default'] === 'object' && loaded['default'] !== null ? { ...(loaded['default'] as object), ...loaded } : loaded) as Record<string, unknown>;
-  const module: EntraMappingModule = {};
-  for (const fn of ['userPrincipalName', 'initialPassword', 'alterEntraUser', 'alterRemoteUser'] as const) {
-    const v = source[fn];
-    if (v === undefined) continue;
-    if (typeof v !== 'function') throw new Error(`the Entra mapping module ${specifier} exports ${fn}, but it is not a function`);
-    (module as Record<string, unknown>)[fn] = v;
-  }
+  const source = await importMappingModule('Entra', specifier);
+  const module = pickHooks<EntraMappingModule>('Entra', specifier, source, ['userPrincipalName', 'initialPassword', 'alterEntraUser', 'alterRemoteUser']);
   const map = source['attributeMap'];
   if (map !== undefined) {
     const bad = typeof map === 'object' && map !== null ? Object.values(map).filter((v) => typeof v !== 'string' || !isMappableProperty(v)) : [map];
@@ -270,17 +255,10 @@ export async function loadMappingModule(specifier: string | undefined): Promise<
 }
 
 export function hashDesired(body: Readonly<Record<string, unknown>>, groups: string[] | undefined): string {
-  const canonical = JSON.stringify([
+  return stableHash([
     Object.keys(body).sort().map((k) => [k, body[k]]),
     groups ? groups.map((g) => g.toLowerCase()).sort() : null,
   ]);
-  return createHash('sha256').update(canonical).digest('base64url').slice(0, 32);
-}
-
-export function uniqueCaseless(names: readonly string[]): string[] {
-  const seen = new Map<string, string>();
-  for (const n of names) if (!seen.has(n.toLowerCase())) seen.set(n.toLowerCase(), n);
-  return [...seen.values()];
 }
 
 function single(value: string | string[], app: string, graph: string): string {
@@ -289,13 +267,7 @@ function single(value: string | string[], app: string, graph: string): string {
   throw new PermanentError(`attribute ${app} has ${value.length} values, but Graph's ${graph} holds one`);
 }
 
-async function hook<T>(name: string, run: () => T | Promise<T>): Promise<T> {
-  try {
-    return await run();
-  } catch (err) {
-    throw new PermanentError(`the Entra mapping module's ${name} failed: ${err instanceof Error ? err.message : String(err)}`);
-  }
-}
+const hook = <T>(name: string, run: () => T | Promise<T>): Promise<T> => runHook('Entra', name, run);
 
 /** What a hook left must still be a creatable user; Graph validates the rest itself. */
 function checkBody(body: GraphUserBody): GraphUserBody {

@@ -1,11 +1,12 @@
 import { randomInt } from 'node:crypto';
 
 /**
- * Crowd requires a password on create (2.x refuses a user without one; newer servers are
- * unconfirmed). A user created before the app sent a password gets this one: 32 random
- * characters with every character class, so directory complexity policies accept it.
- * It is never stored, logged or returned; the user gets a real password through a
- * password job or Crowd's own reset flow.
+ * The password of a user created before the app sent one. Both remotes refuse to create a
+ * user without a password (Crowd 2.x; Graph's `POST /users` needs a passwordProfile), so
+ * the connector sends this: 32 random printable ASCII characters with every character
+ * class, which directory complexity rules accept (Entra's: 8–256 characters, three of four
+ * classes). It is never stored, logged or returned; the user gets a real password through
+ * a password job or the directory's own reset flow.
  */
 export function randomPassword(): string {
   const classes = ['ABCDEFGHJKLMNPQRSTUVWXYZ', 'abcdefghijkmnopqrstuvwxyz', '23456789', '!#%*+-=?@^_~'];
