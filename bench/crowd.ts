@@ -1,18 +1,11 @@
 import { Agent } from 'node:http';
-import { Worker } from 'node:worker_threads';
-import { QueueEvents } from 'bullmq';
 import got from 'got';
 import { Redis } from 'ioredis';
 import { startCrowdEmulator, type CrowdConnectionInfo, type CrowdEmulatorStats, type CrowdFaults } from '../emulators/crowd/index.js';
-import { createSyncClient } from '../producers/client.js';
-import { AuditLog } from '../shared/audit.js';
 import type { CrowdConfig } from '../shared/config.js';
-import { LinkStore } from '../shared/links.js';
-import { silentLogger } from '../shared/logger.js';
 import { createCrowdConnector } from '../workers/crowd/index.js';
-import { RuntimeMetrics } from '../workers/runtime/metrics.js';
-import { TargetWorker } from '../workers/runtime/target-worker.js';
 import { printTable } from './report.js';
+import { deletePrefix, startEmulatorThread, startPipeline, stopwatch } from './support.js';
 
 export interface BenchCrowdOptions {
   redisUrl: string;
@@ -124,7 +117,7 @@ async function rawThroughput(em: Emulator, n: number, lanes: number, label: stri
     responseType: 'text',
   });
   let next = 0;
-  const started = process.hrtime.bigint();
+  const elapsed = stopwatch();
   await Promise.all(
     Array.from({ length: lanes }, async () => {
       while (next < n) {
@@ -134,7 +127,7 @@ async function rawThroughput(em: Emulator, n: number, lanes: number, label: stri
       }
     }),
   );
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const seconds = elapsed();
   agent.destroy();
   return n / seconds;
 }
@@ -169,29 +162,9 @@ async function pushRun(
     roleMap: {},
   };
   const connector = await createCrowdConnector(config, { redis, prefix });
-  const worker = new TargetWorker({
-    connector,
-    connection: redis,
-    prefix,
-    links: new LinkStore(redis, prefix),
-    audit: new AuditLog(redis, prefix),
-    keyring: undefined,
-    logger: silentLogger,
-    metrics: new RuntimeMetrics(),
-    concurrency: run.concurrency,
-    backoffMs: 100,
-  });
-  const events = new QueueEvents('crowd', { connection: { url: redisUrl }, prefix });
-  const client = createSyncClient({ redisUrl: redisUrl, prefix, targets: ['crowd'], attempts: 8, backoffMs: 100 });
+  const { client, settled, close } = await startPipeline('crowd', connector, { redis, redisUrl, prefix, concurrency: run.concurrency });
   try {
-    await Promise.all([worker.start(), events.waitUntilReady()]);
-    let completed = 0;
-    let failed = 0;
-    let resolveDone!: () => void;
-    const done = new Promise<void>((resolve) => (resolveDone = resolve));
-    const settle = () => completed + failed >= run.users && resolveDone();
-    events.on('completed', () => { completed++; settle(); });
-    events.on('failed', () => { failed++; settle(); });
+    const done = settled(run.users);
     const batch = Array.from({ length: run.users }, (_, i) => ({
       id: `${run.label}-${i}`,
       username: `${run.label}${i}`,
@@ -199,27 +172,15 @@ async function pushRun(
       firstName: 'Bench',
       lastName: `User ${i}`,
     }));
-    const started = process.hrtime.bigint();
+    const elapsed = stopwatch();
     await client.userChangedMany(batch);
-    await done;
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const { failed } = await done;
+    const seconds = elapsed();
     const stats = await em.stats();
     return { users: run.users, seconds, failed, requests: stats.requests, throttled: stats.throttled };
   } finally {
-    await client.close();
-    await worker.close(5000);
-    await events.close();
-    await connector.close();
+    await close();
   }
-}
-
-async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
 }
 
 async function sameThreadEmulator(): Promise<Emulator> {
@@ -235,37 +196,12 @@ async function sameThreadEmulator(): Promise<Emulator> {
 
 /** The emulator on a worker thread, driven through its admin endpoint. */
 async function threadEmulator(): Promise<Emulator> {
-  const moduleUrl = new URL('../emulators/crowd/index.js', import.meta.url).href;
-  // Worker threads do not inherit tsx's loader: register it when running from source.
-  const register = import.meta.url.endsWith('.ts') ? "await (await import('tsx/esm/api')).register();" : '';
-  const worker = new Worker(
-    `const { parentPort } = require('node:worker_threads');
-    (async () => {
-      ${register}
-      const em = await (await import(${JSON.stringify(moduleUrl)})).startCrowdEmulator();
-      parentPort.postMessage({ info: em.info, adminUrl: em.adminUrl });
-      parentPort.once('message', () => em.close().then(() => parentPort.close()));
-    })().catch((err) => { throw err; });`,
-    { eval: true },
-  );
-  const { info, adminUrl } = await new Promise<{ info: CrowdConnectionInfo; adminUrl: string }>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${adminUrl}${path}`, { method, ...(body !== undefined && { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`emulator admin ${method} ${path} → ${res.status} ${text}`);
-    return text ? JSON.parse(text) : undefined;
-  };
+  const em = await startEmulatorThread<CrowdConnectionInfo>(new URL('../emulators/crowd/index.js', import.meta.url).href, 'startCrowdEmulator');
   return {
-    info,
-    setFaults: async (f) => void (await admin('POST', '/faults', f)),
-    reset: async () => void (await admin('POST', '/reset')),
-    stats: () => admin('GET', '/stats'),
-    close: async () => {
-      worker.postMessage('close');
-      await new Promise((resolve) => worker.once('exit', resolve));
-    },
+    info: em.info,
+    setFaults: async (f) => void (await em.admin('POST', '/faults', f)),
+    reset: async () => void (await em.admin('POST', '/reset')),
+    stats: () => em.admin('GET', '/stats'),
+    close: () => em.close(),
   };
 }

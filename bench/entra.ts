@@ -1,16 +1,9 @@
-import { Worker } from 'node:worker_threads';
-import { QueueEvents } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { EntraConnectionInfo, EntraStatsSnapshot, SeedInput } from '../emulators/entra/index.js';
-import { createSyncClient } from '../producers/client.js';
-import { AuditLog } from '../shared/audit.js';
 import type { EntraConfig } from '../shared/config.js';
-import { LinkStore } from '../shared/links.js';
-import { silentLogger } from '../shared/logger.js';
 import { createEntraConnector, type EntraConnector } from '../workers/entra/index.js';
-import { RuntimeMetrics } from '../workers/runtime/metrics.js';
-import { TargetWorker } from '../workers/runtime/target-worker.js';
 import { printTable } from './report.js';
+import { deletePrefix, startEmulatorThread, startPipeline, stopwatch } from './support.js';
 
 export interface BenchEntraOptions {
   redisUrl: string;
@@ -123,31 +116,11 @@ async function writeRun(
   const prefix = `{bench-entra-write-${Date.now().toString(36)}}`;
   prefixes.push(prefix);
   const connector = await createEntraConnector(entraConfig(em, run.writesPerSecond), { redis, prefix });
-  const worker = new TargetWorker({
-    connector,
-    connection: redis,
-    prefix,
-    links: new LinkStore(redis, prefix),
-    audit: new AuditLog(redis, prefix),
-    keyring: undefined,
-    logger: silentLogger,
-    metrics: new RuntimeMetrics(),
-    concurrency: run.concurrency,
-    backoffMs: 100,
-  });
-  const events = new QueueEvents('entra', { connection: { url: redisUrl }, prefix });
-  const client = createSyncClient({ redisUrl, prefix, targets: ['entra'], attempts: 8, backoffMs: 100 });
+  const { worker, client, settled, close } = await startPipeline('entra', connector, { redis, redisUrl, prefix, concurrency: run.concurrency });
   try {
-    await Promise.all([worker.start(), events.waitUntilReady()]);
     // One token and the tenant's domain before the clock starts, as a running worker has them.
     await connector.probe({});
-    let completed = 0;
-    let failed = 0;
-    let resolveDone!: () => void;
-    const done = new Promise<void>((resolve) => (resolveDone = resolve));
-    const settle = () => completed + failed >= run.users && resolveDone();
-    events.on('completed', () => { completed++; settle(); });
-    events.on('failed', () => { failed++; settle(); });
+    const done = settled(run.users);
     const users = Array.from({ length: run.users }, (_, i) => ({
       id: `bench-${i}`,
       username: `bench${i}`,
@@ -160,17 +133,14 @@ async function writeRun(
     await worker.queue.pause();
     await client.userChangedMany(users);
     const before = await em.stats();
-    const started = process.hrtime.bigint();
+    const elapsed = stopwatch();
     await worker.queue.resume();
-    await done;
-    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    const { failed } = await done;
+    const seconds = elapsed();
     const after = await em.stats();
     return { seconds, failed, stats: diffStats(after, before) };
   } finally {
-    await client.close();
-    await worker.close(5000);
-    await events.close();
-    await connector.close();
+    await close();
   }
 }
 
@@ -182,10 +152,10 @@ async function pullRun(em: Emulator, redis: Redis, prefixes: string[], writesPer
     await connector.probe({});
     const measure = async (pull: (c: EntraConnector) => AsyncIterable<unknown>, count: (item: unknown) => boolean) => {
       const before = await em.stats();
-      const started = process.hrtime.bigint();
+      const elapsed = stopwatch();
       let users = 0;
       for await (const item of pull(connector)) if (count(item)) users++;
-      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      const seconds = elapsed();
       return { users, seconds, requests: (await em.stats()).graphRequests - before.graphRequests };
     };
     const list = await measure((c) => c.listUsers(), () => true);
@@ -204,51 +174,14 @@ function diffStats(after: EntraStatsSnapshot, before: EntraStatsSnapshot): Entra
   return out;
 }
 
-async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
-}
-
-/**
- * The emulator on a worker thread (still in-process), as Graph runs elsewhere: idsync and
- * the emulator do not compete for one event loop. Driven through its admin endpoint.
- */
+/** The emulator on a worker thread, driven through its admin endpoint. */
 async function threadEmulator(timeScale: number): Promise<Emulator> {
-  const moduleUrl = new URL('../emulators/entra/index.js', import.meta.url).href;
-  // Worker threads do not inherit tsx's loader: register it when running from source.
-  const register = import.meta.url.endsWith('.ts') ? "await (await import('tsx/esm/api')).register();" : '';
-  const worker = new Worker(
-    `const { parentPort } = require('node:worker_threads');
-    (async () => {
-      ${register}
-      const em = await (await import(${JSON.stringify(moduleUrl)})).startEntraEmulator({ port: 0, timeScale: ${JSON.stringify(timeScale)} });
-      parentPort.postMessage({ info: em.info, adminUrl: em.adminUrl });
-      parentPort.once('message', () => em.close().then(() => parentPort.close()));
-    })().catch((err) => { throw err; });`,
-    { eval: true },
-  );
-  const { info, adminUrl } = await new Promise<{ info: EntraConnectionInfo; adminUrl: string }>((resolve, reject) => {
-    worker.once('message', resolve);
-    worker.once('error', reject);
-  });
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${adminUrl}${path}`, { method, ...(body !== undefined && { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
-    const text = await res.text();
-    if (!res.ok) throw new Error(`emulator admin ${method} ${path} → ${res.status} ${text}`);
-    return text ? JSON.parse(text) : undefined;
-  };
+  const em = await startEmulatorThread<EntraConnectionInfo>(new URL('../emulators/entra/index.js', import.meta.url).href, 'startEntraEmulator', { port: 0, timeScale });
   return {
-    info,
-    seed: async (input) => void (await admin('POST', '/seed', input)),
-    reset: async () => void (await admin('POST', '/reset')),
-    stats: () => admin('GET', '/stats'),
-    close: async () => {
-      worker.postMessage('close');
-      await new Promise((resolve) => worker.once('exit', resolve));
-    },
+    info: em.info,
+    seed: async (input) => void (await em.admin('POST', '/seed', input)),
+    reset: async () => void (await em.admin('POST', '/reset')),
+    stats: () => em.admin('GET', '/stats'),
+    close: () => em.close(),
   };
 }

@@ -6,7 +6,7 @@ import type { Target } from '../../shared/jobs.js';
 import { LinkStore } from '../../shared/links.js';
 import { createLogger, silentLogger } from '../../shared/logger.js';
 import { createSyncClient, type SyncClient } from '../../producers/client.js';
-import type { SyncClientOptions } from '../../producers/client-options.js';
+import type { Enqueued, SyncClientOptions } from '../../producers/client-options.js';
 import type { TargetConnector } from '../../workers/runtime/connector.js';
 import { RuntimeMetrics } from '../../workers/runtime/metrics.js';
 import { TargetWorker, type TargetWorkerOptions } from '../../workers/runtime/target-worker.js';
@@ -78,4 +78,23 @@ export async function startHarness(options: {
       await redis.quit();
     },
   };
+}
+
+export type Settled = { ok: true; value: unknown } | { ok: false; error: Error };
+
+/**
+ * Enqueues with the queue paused and starts waiting on each job before it can run, so
+ * jobs removed on completion (password jobs) are still observed; then resumes.
+ */
+export async function runJobs(h: Harness, ...enqueue: (() => Promise<Enqueued[]>)[]): Promise<Settled[]> {
+  await h.worker.queue.pause();
+  const waits: Promise<Settled>[] = [];
+  for (const e of enqueue) {
+    for (const { jobId } of await e()) {
+      const job = await h.job(jobId);
+      waits.push(job.waitUntilFinished(h.events, 15_000).then((value) => ({ ok: true as const, value }), (error: Error) => ({ ok: false as const, error })));
+    }
+  }
+  await h.worker.queue.resume();
+  return Promise.all(waits);
 }

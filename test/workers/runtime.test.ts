@@ -1,6 +1,7 @@
 import { ConfigurationError, PermanentError, ThrottledError, TransientError } from '../../shared/errors.js';
 import { FakeConnector } from '../helpers/fake-connector.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { waitFor } from '../helpers/wait.js';
 
 const user = (id: string, version = 1) => ({ id, username: `user-${id}`, email: `${id}@example.com`, version });
 
@@ -111,14 +112,3 @@ describe('worker runtime', () => {
     await expect(h.finished(job!.jobId)).resolves.toMatchObject({ outcome: 'applied' });
   });
 });
-
-/** Polls a Redis-backed condition that has no event of its own. */
-async function waitFor<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

@@ -3,7 +3,7 @@ import { errorKind } from '../../../shared/errors.js';
 import { normalizeBaseUrl } from '../../../workers/crowd/client.js';
 import { errorFromReply, errorFromTransport, retryAfterMs, type RawReply } from '../../../workers/crowd/errors.js';
 import { cqlDate } from '../../../workers/crowd/pull.js';
-import { randomPassword } from '../../../workers/crowd/password.js';
+import { randomPassword } from '../../../workers/runtime/passwords.js';
 
 const call = { method: 'PUT', resource: 'user', subject: 'alice' };
 const ctx = { applicationName: 'idsync', baseUrl: 'https://crowd.example.com/crowd/' };

@@ -3,7 +3,10 @@
 import { ThrottledError } from '../../../shared/errors.js';
 import type { CrowdEmulator } from '../../../emulators/crowd/index.js';
 import { dumpPrefix } from '../../helpers/redis.js';
-import { APP_PASSWORD, CrowdRest, capturingLogger, crowdConfig, runJobs, setup, startEmulator, waitFor, type Setup } from './helpers.js';
+import { runJobs } from '../../helpers/harness.js';
+import { capturingLogger } from '../../helpers/logs.js';
+import { waitFor } from '../../helpers/wait.js';
+import { APP_PASSWORD, CrowdRest, crowdConfig, setup, startEmulator, type Setup } from './helpers.js';
 import { createCrowdConnector } from '../../../workers/crowd/index.js';
 
 const user = (i: number) => ({ id: `u-${i}`, username: `user${i}`, email: `user${i}@example.com`, firstName: 'User', lastName: String(i) });

@@ -2,7 +2,10 @@
 // Crowd's own REST API. One emulator for the file, reset between tests.
 import { fileURLToPath } from 'node:url';
 import type { CrowdEmulator } from '../../../emulators/crowd/index.js';
-import { CrowdRest, context, routeDelta, runJobs, setup, startEmulator, waitFor, type Setup } from './helpers.js';
+import { context } from '../../helpers/context.js';
+import { runJobs } from '../../helpers/harness.js';
+import { waitFor } from '../../helpers/wait.js';
+import { CrowdRest, routeDelta, setup, startEmulator, type Setup } from './helpers.js';
 
 const alice = { id: 'u-1', username: 'alice', email: 'alice@example.com', firstName: 'Alice', lastName: 'Liddell' };
 

@@ -8,7 +8,7 @@ import { withQuery } from '../../../workers/entra/client.js';
 import { rolesOf } from '../../../workers/entra/credentials.js';
 import { errorFromReply, errorFromTransport, retryAfterMs, type RawReply } from '../../../workers/entra/errors.js';
 import { defaultUserPrincipalName, mailNicknameFor, sameValue } from '../../../workers/entra/mapping.js';
-import { randomPassword } from '../../../workers/entra/password.js';
+import { randomPassword } from '../../../workers/runtime/passwords.js';
 import { PASSWORD_PERMISSION } from '../../../workers/entra/permissions.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../../helpers/redis.js';
 

@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { createClientCertificate, SYNC_WORKER_ROLES, type EntraEmulator } from '../../../emulators/entra/index.js';
 import { createEntraConnector } from '../../../workers/entra/index.js';
 import { dumpPrefix, workerRedis } from '../../helpers/redis.js';
-import { DOMAIN, Graph, capturingLogger, entraConfig, push, runJobs, setup, startEmulator, waitFor, type Setup } from './helpers.js';
+import { runJobs } from '../../helpers/harness.js';
+import { capturingLogger } from '../../helpers/logs.js';
+import { waitFor } from '../../helpers/wait.js';
+import { DOMAIN, Graph, entraConfig, push, setup, startEmulator, type Setup } from './helpers.js';
 import { GraphProxy } from './proxy.js';
 
 const user = (i: number) => ({ id: `u-${i}`, username: `user${i}`, email: `user${i}@example.com`, firstName: 'User', lastName: String(i) });

@@ -1,16 +1,14 @@
 // Plumbing for the Entra worker suites: the emulator, the real connector in a real
 // TargetWorker (test/helpers/harness.ts), and a plain fetch client that checks the tenant's
 // state through Graph itself, with a token from the emulator.
-import { Writable } from 'node:stream';
 import { ClientSecretCredential } from '@azure/identity';
 import type { Redis } from 'ioredis';
 import type { EntraConfig } from '../../../shared/config.js';
-import { createLogger, type Logger } from '../../../shared/logger.js';
-import type { ConnectorContext } from '../../../workers/runtime/connector.js';
+import type { Logger } from '../../../shared/logger.js';
 import type { TargetWorkerOptions } from '../../../workers/runtime/target-worker.js';
 import { DEFAULT_DOMAIN, startEntraEmulator, type EntraEmulator, type EntraEmulatorOptions, type EntraStatsSnapshot } from '../../../emulators/entra/index.js';
 import { createEntraConnector, GRAPH_SCOPE, type CreateEntraConnectorOptions, type EntraConnector } from '../../../workers/entra/index.js';
-import type { Enqueued, SyncClientOptions } from '../../../producers/client-options.js';
+import type { SyncClientOptions } from '../../../producers/client-options.js';
 import { startHarness, type Harness } from '../../helpers/harness.js';
 import { deletePrefix, uniquePrefix, workerRedis } from '../../helpers/redis.js';
 
@@ -146,53 +144,6 @@ export function statsDelta(em: EntraEmulator, before: EntraStatsSnapshot): Parti
     if (now[k] !== before[k]) out[k] = now[k] - before[k];
   }
   return out;
-}
-
-/** A logger whose every line is kept, for "the secret is nowhere" checks. */
-export function capturingLogger(): { logger: Logger; lines: string[] } {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, done) {
-      lines.push(String(chunk));
-      done();
-    },
-  });
-  return { logger: createLogger({ level: 'debug', destination }), lines };
-}
-
-/** A connector context for calling the connector directly. */
-export function context(overrides: Partial<ConnectorContext> = {}): ConnectorContext {
-  return { link: undefined, logger: createLogger({ level: 'silent' }), abortSignal: new AbortController().signal, jobId: 'direct', attempt: 1, ...overrides };
-}
-
-/** Polls a condition that has no event of its own (emulator counters, quarantine state). */
-export async function waitFor<T>(check: () => Promise<T | undefined> | T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await check();
-    if (v !== undefined && v !== false && v !== null) return v;
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
-export type Settled = { ok: true; value: unknown } | { ok: false; error: Error };
-
-/**
- * Enqueues with the queue paused and starts waiting on each job before it can run, so
- * jobs removed on completion (password jobs) are still observed; then resumes.
- */
-export async function runJobs(h: Harness, ...enqueue: (() => Promise<Enqueued[]>)[]): Promise<Settled[]> {
-  await h.worker.queue.pause();
-  const waits: Promise<Settled>[] = [];
-  for (const e of enqueue) {
-    for (const { jobId } of await e()) {
-      const job = await h.job(jobId);
-      waits.push(job.waitUntilFinished(h.events, 15_000).then((value) => ({ ok: true as const, value }), (error: Error) => ({ ok: false as const, error })));
-    }
-  }
-  await h.worker.queue.resume();
-  return Promise.all(waits);
 }
 
 /** Pushes one snapshot through the queue and waits for its job. */

@@ -2,7 +2,9 @@
 // Graph itself. One emulator for the file, reset between tests.
 import { fileURLToPath } from 'node:url';
 import { SYNC_WORKER_ROLES, type EntraEmulator } from '../../../emulators/entra/index.js';
-import { DOMAIN, Graph, context, push, runJobs, setup, startEmulator, statsDelta, type Setup } from './helpers.js';
+import { context } from '../../helpers/context.js';
+import { runJobs } from '../../helpers/harness.js';
+import { DOMAIN, Graph, push, setup, startEmulator, statsDelta, type Setup } from './helpers.js';
 import { GraphProxy } from './proxy.js';
 
 const alice = { id: 'u-1', username: 'alice', email: 'alice@example.com', firstName: 'Alice', lastName: 'Liddell' };
