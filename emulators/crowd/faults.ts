@@ -2,6 +2,8 @@
 // rate is above zero, so a given seed and request order always fail the same requests. The
 // `...Next` counters are the fully deterministic alternative for tests.
 
+import { prng } from '../prng.js';
+
 /** How a malformed-body fault garbles the reply. */
 export type MalformedBodyKind =
   /** 200 with an HTML page (an SSO proxy's login form); the request never reaches Crowd. */
@@ -126,18 +128,6 @@ export const DEFAULT_CROWD_FAULTS: Readonly<CrowdFaults> = Object.freeze({
 });
 
 export type InjectedFault = 'reset' | 'html403' | 'throttle' | 'serverError' | 'malformed';
-
-/** mulberry32: tiny, fast, good enough to spread faults; seeded for reproducibility. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type CounterKey = 'resetNext' | 'html403Next' | 'throttleNext' | 'serverErrorNext' | 'malformedNext';
 type RateKey = 'resetRate' | 'html403Rate' | 'throttleRate' | 'serverErrorRate' | 'malformedRate';

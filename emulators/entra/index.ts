@@ -10,6 +10,7 @@ import { seed as seedDirectory, type SeedInput, type SeedResult } from './seed.j
 import { boundPort, serve } from './server.js';
 import { loadOrCreateSigningKey } from './signing-key.js';
 import { Throttle, tenantSizeFor } from './throttling.js';
+import { prng } from '../prng.js';
 
 export { ensureCertificateAuthority, createClientCertificate } from './certificates.js';
 export { SYNC_WORKER_ROLES, USER_ADMINISTRATOR_ROLE } from './apps.js';
@@ -87,18 +88,6 @@ export interface EntraEmulator {
   /** Every outstanding delta token now answers 410 Gone with a Location to restart from. */
   forceDeltaReset(): void;
   close(): Promise<void>;
-}
-
-/** Deterministic PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 function domainsFrom(options: EntraEmulatorOptions): Domain[] {
