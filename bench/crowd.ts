@@ -1,8 +1,8 @@
 import { Agent } from 'node:http';
 import got from 'got';
 import { Redis } from 'ioredis';
-import { startCrowdEmulator, type CrowdConnectionInfo, type CrowdEmulatorStats, type CrowdFaults } from '../emulators/crowd/index.js';
-import type { CrowdConfig } from '../shared/config.js';
+import { crowdEnv, startCrowdEmulator, type CrowdConnectionInfo, type CrowdEmulatorStats, type CrowdFaults } from '../emulators/crowd/index.js';
+import { loadConfig, type CrowdConfig } from '../shared/config.js';
 import { createCrowdConnector } from '../workers/crowd/index.js';
 import { printTable } from './report.js';
 import { deletePrefix, startEmulatorThread, startPipeline, stopwatch } from './support.js';
@@ -149,18 +149,7 @@ async function pushRun(
 ): Promise<RunResult> {
   const prefix = `{bench-crowd-${run.label}-${Date.now().toString(36)}}`;
   prefixes.push(prefix);
-  const config: CrowdConfig = {
-    url: em.info.baseUrl,
-    applicationName: em.info.applicationName,
-    applicationPassword: em.info.applicationPassword,
-    concurrency: run.concurrency,
-    jobsPerSecond: undefined,
-    timeoutMs: 10_000,
-    deletePolicy: 'deactivate',
-    requestsPerSecond: run.requestsPerSecond,
-    mappingModule: undefined,
-    roleMap: {},
-  };
+  const config: CrowdConfig = { ...loadConfig(crowdEnv(em.info)).crowd!, concurrency: run.concurrency, requestsPerSecond: run.requestsPerSecond };
   const connector = await createCrowdConnector(config, { redis, prefix });
   const { client, settled, close } = await startPipeline('crowd', connector, { redis, redisUrl, prefix, concurrency: run.concurrency });
   try {

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
-import type { EntraConnectionInfo, EntraStatsSnapshot, SeedInput } from '../emulators/entra/index.js';
-import type { EntraConfig } from '../shared/config.js';
+import { entraEnv, type EntraConnectionInfo, type EntraStatsSnapshot, type SeedInput } from '../emulators/entra/index.js';
+import { loadConfig, type EntraConfig } from '../shared/config.js';
 import { createEntraConnector, type EntraConnector } from '../workers/entra/index.js';
 import { printTable } from './report.js';
 import { deletePrefix, startEmulatorThread, startPipeline, stopwatch } from './support.js';
@@ -89,21 +89,7 @@ export async function benchEntra(options: BenchEntraOptions) {
 }
 
 function entraConfig(em: Emulator, writesPerSecond: number): EntraConfig {
-  return {
-    tenantId: em.info.tenantId,
-    clientId: em.info.clientId,
-    clientSecret: em.info.clientSecret,
-    clientCertificatePath: undefined,
-    authorityHost: em.info.authorityHost,
-    graphBaseUrl: em.info.graphBaseUrl,
-    concurrency: 50,
-    writesPerSecond,
-    timeoutMs: 30_000,
-    deletePolicy: 'disable',
-    matchAttributes: ['userPrincipalName'],
-    upnDomain: undefined,
-    mappingModule: undefined,
-  };
+  return { ...loadConfig(entraEnv(em.info)).entra!, concurrency: 50, writesPerSecond };
 }
 
 async function writeRun(

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { startCrowdEmulator } from '../emulators/crowd/index.js';
-import { ensureCertificateAuthority, startEntraEmulator } from '../emulators/entra/index.js';
+import { crowdEnv, startCrowdEmulator } from '../emulators/crowd/index.js';
+import { ensureCertificateAuthority, entraEnv, startEntraEmulator } from '../emulators/entra/index.js';
 import { loadConfig, type Env } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { runWorkers } from './worker.js';
@@ -31,14 +31,8 @@ export async function start(env: Env = process.env): Promise<void> {
   logger.info({ crowd: crowd.info.baseUrl, graph: entra.info.graphBaseUrl, authority: entra.info.authorityHost }, 'no targets configured: running against the built-in emulators');
   await runWorkers([], {
     ...env,
-    CROWD_URL: crowd.info.baseUrl,
-    CROWD_APP_NAME: crowd.info.applicationName,
-    CROWD_APP_PASSWORD: crowd.info.applicationPassword,
-    ENTRA_TENANT_ID: entra.info.tenantId,
-    ENTRA_CLIENT_ID: entra.info.clientId,
-    ENTRA_CLIENT_SECRET: entra.info.clientSecret,
-    ENTRA_AUTHORITY_HOST: entra.info.authorityHost,
-    GRAPH_BASE_URL: entra.info.graphBaseUrl,
+    ...crowdEnv(crowd.info),
+    ...entraEnv(entra.info),
     // An ephemeral key: password jobs from this run are readable only by this run.
     IDSYNC_SECRET_KEY: env.IDSYNC_SECRET_KEY || randomBytes(32).toString('base64'),
   });

@@ -41,6 +41,11 @@ export interface CrowdConnectionInfo {
   applicationPassword: string;
 }
 
+/** The CROWD_* settings that point idsync at this emulator (used by `idsync start`, tests and benchmarks). */
+export function crowdEnv(info: CrowdConnectionInfo): Record<'CROWD_URL' | 'CROWD_APP_NAME' | 'CROWD_APP_PASSWORD', string> {
+  return { CROWD_URL: info.baseUrl, CROWD_APP_NAME: info.applicationName, CROWD_APP_PASSWORD: info.applicationPassword };
+}
+
 export interface CrowdEmulator {
   readonly info: CrowdConnectionInfo;
   /** Base URL of the admin endpoint, e.g. `http://127.0.0.1:PORT/_emulator`. */

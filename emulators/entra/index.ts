@@ -63,6 +63,17 @@ export interface EntraConnectionInfo {
   caFile: string;
 }
 
+/** The ENTRA_* settings that point idsync at this emulator (used by `idsync start`, tests and benchmarks). */
+export function entraEnv(info: EntraConnectionInfo): Record<'ENTRA_TENANT_ID' | 'ENTRA_CLIENT_ID' | 'ENTRA_CLIENT_SECRET' | 'ENTRA_AUTHORITY_HOST' | 'GRAPH_BASE_URL', string> {
+  return {
+    ENTRA_TENANT_ID: info.tenantId,
+    ENTRA_CLIENT_ID: info.clientId,
+    ENTRA_CLIENT_SECRET: info.clientSecret,
+    ENTRA_AUTHORITY_HOST: info.authorityHost,
+    GRAPH_BASE_URL: info.graphBaseUrl,
+  };
+}
+
 export interface EntraStatsSnapshot extends EntraStats {
   users: number;
   deletedUsers: number;

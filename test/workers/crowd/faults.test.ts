@@ -142,7 +142,7 @@ describe('Crowd worker: faults', () => {
     const wrong = await startEmulator({ applicationPassword: 'what-crowd-expects' });
     const port = (new URL(wrong.info.baseUrl).port);
     const { logger, lines } = capturingLogger();
-    s = await setup(wrong, {}, { logger });
+    s = await setup(wrong, { applicationPassword: APP_PASSWORD }, { logger });
     const userPassword = 'U53r-p4ssw0rd-marker';
     const [pushed] = await s.h.client.userChanged(user(1));
     const state = await waitFor(() => s!.h.worker.quarantine.state());

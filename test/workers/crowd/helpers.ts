@@ -1,9 +1,9 @@
 // Plumbing for the Crowd worker suites: the emulator, the real connector in a real
 // TargetWorker (test/helpers/harness.ts), and a plain fetch client that checks Crowd's
 // state through its own REST API.
-import type { CrowdConfig } from '../../../shared/config.js';
+import { loadConfig, type CrowdConfig } from '../../../shared/config.js';
 import type { Logger } from '../../../shared/logger.js';
-import { type CrowdEmulator, type CrowdEmulatorOptions, startCrowdEmulator } from '../../../emulators/crowd/index.js';
+import { crowdEnv, type CrowdEmulator, type CrowdEmulatorOptions, startCrowdEmulator } from '../../../emulators/crowd/index.js';
 import { createCrowdConnector, type CrowdConnector } from '../../../workers/crowd/index.js';
 import { startHarness, type Harness } from '../../helpers/harness.js';
 import { deletePrefix, uniquePrefix, workerRedis } from '../../helpers/redis.js';
@@ -18,19 +18,8 @@ export function startEmulator(options: CrowdEmulatorOptions = {}): Promise<Crowd
 }
 
 export function crowdConfig(em: CrowdEmulator, overrides: Partial<CrowdConfig> = {}): CrowdConfig {
-  return {
-    url: em.info.baseUrl,
-    applicationName: em.info.applicationName,
-    applicationPassword: APP_PASSWORD,
-    concurrency: 4,
-    jobsPerSecond: undefined,
-    timeoutMs: 2000,
-    deletePolicy: 'deactivate',
-    requestsPerSecond: undefined,
-    mappingModule: undefined,
-    roleMap: {},
-    ...overrides,
-  };
+  // Through the real config module, so its defaults are the ones under test.
+  return { ...loadConfig(crowdEnv(em.info)).crowd!, concurrency: 4, timeoutMs: 2000, ...overrides };
 }
 
 export interface Setup {

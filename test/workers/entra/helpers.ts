@@ -3,10 +3,10 @@
 // state through Graph itself, with a token from the emulator.
 import { ClientSecretCredential } from '@azure/identity';
 import type { Redis } from 'ioredis';
-import type { EntraConfig } from '../../../shared/config.js';
+import { loadConfig, type EntraConfig } from '../../../shared/config.js';
 import type { Logger } from '../../../shared/logger.js';
 import type { TargetWorkerOptions } from '../../../workers/runtime/target-worker.js';
-import { DEFAULT_DOMAIN, startEntraEmulator, type EntraEmulator, type EntraEmulatorOptions, type EntraStatsSnapshot } from '../../../emulators/entra/index.js';
+import { DEFAULT_DOMAIN, entraEnv, startEntraEmulator, type EntraEmulator, type EntraEmulatorOptions, type EntraStatsSnapshot } from '../../../emulators/entra/index.js';
 import { createEntraConnector, GRAPH_SCOPE, type CreateEntraConnectorOptions, type EntraConnector } from '../../../workers/entra/index.js';
 import type { SyncClientOptions } from '../../../producers/client-options.js';
 import { startHarness, type Harness } from '../../helpers/harness.js';
@@ -23,23 +23,9 @@ export function startEmulator(options: EntraEmulatorOptions = {}): Promise<Entra
 }
 
 export function entraConfig(em: EntraEmulator, overrides: Partial<EntraConfig> = {}): EntraConfig {
-  return {
-    tenantId: em.info.tenantId,
-    clientId: em.info.clientId,
-    clientSecret: em.info.clientSecret,
-    clientCertificatePath: undefined,
-    authorityHost: em.info.authorityHost,
-    graphBaseUrl: em.info.graphBaseUrl,
-    concurrency: 4,
-    // Graph's 20 writes/s, time-scaled like the emulator (0.01 → 2,000/s).
-    writesPerSecond: 2000,
-    timeoutMs: 5000,
-    deletePolicy: 'disable',
-    matchAttributes: ['userPrincipalName'],
-    upnDomain: undefined,
-    mappingModule: undefined,
-    ...overrides,
-  };
+  // Through the real config module, so its defaults are the ones under test. Graph's
+  // 20 writes/s is time-scaled like the emulator (0.01 → 2,000/s).
+  return { ...loadConfig(entraEnv(em.info)).entra!, concurrency: 4, writesPerSecond: 2000, timeoutMs: 5000, ...overrides };
 }
 
 export interface Setup {
