@@ -12,15 +12,7 @@ import { TargetWorker } from '../workers/runtime/target-worker.js';
 
 /** Plumbing shared by the connector benchmarks (bench/crowd.ts, bench/entra.ts). */
 
-/** Deletes every key under the prefix (a copy of test/helpers/redis.ts: bench code does not import tests). */
-export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
-}
+export { deletePrefix } from '../shared/redis.js';
 
 /** Starts a clock; the returned function reads the seconds since. */
 export function stopwatch(): () => number {

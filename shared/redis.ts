@@ -46,3 +46,18 @@ export async function whenReady(redis: Redis, options: WhenReadyOptions = {}): P
     redis.on('error', onError);
   });
 }
+
+/** Every key under the prefix, a SCAN page at a time (never KEYS: it blocks Redis). */
+export async function* scanPrefix(redis: Redis, prefix: string): AsyncIterableIterator<string[]> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) yield keys;
+  } while (cursor !== '0');
+}
+
+/** Deletes every key under the prefix (UNLINK: freed in the background). */
+export async function deletePrefix(redis: Redis, prefix: string): Promise<void> {
+  for await (const keys of scanPrefix(redis, prefix)) await redis.unlink(...keys);
+}
