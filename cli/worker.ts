@@ -12,12 +12,13 @@ export async function runWorkers(targets: string[], env: Env = process.env): Pro
   const config = loadConfig(targets.length ? { ...env, IDSYNC_TARGETS: targets.join(',') } : env);
   const logger = createLogger(config.log);
   if (config.targets.length === 0) logger.warn('no targets configured: set CROWD_* and/or ENTRA_* variables (see README)');
-  // Request budgets get their own connection: their scripts run on every remote call and
-  // must not queue behind BullMQ's blocking commands.
-  const budgets = createRedis(config.redisUrl, 'worker');
-  budgets.on('error', (err) => logger.error({ err }, 'redis error (request budgets)'));
-  await whenReady(budgets);
-  const runtime = await startRuntime({ config, connectors: await createConnectors(config, { redis: budgets, logger }), logger });
-  closeOnSignals({ close: () => runtime.close().finally(() => budgets.disconnect()) }, logger);
+  // One connection for queues, links, audit and the connectors' request budgets; BullMQ
+  // opens its own blocking connection beside it.
+  const redis = createRedis(config.redisUrl, 'worker');
+  redis.on('error', (err) => logger.error({ err }, 'redis error'));
+  await whenReady(redis);
+  const connectors = await createConnectors(config, { redis, logger });
+  const runtime = await startRuntime({ config, connection: redis, connectors, logger });
+  closeOnSignals({ close: () => runtime.close().finally(() => redis.disconnect()) }, logger);
   logger.info({ targets: config.targets as Target[], health: runtime.healthUrl }, 'idsync workers running');
 }

@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Redis } from 'ioredis';
 import { AuditLog } from '../../shared/audit.js';
 import type { IdsyncConfig } from '../../shared/config.js';
 import type { Target } from '../../shared/jobs.js';
@@ -23,6 +24,11 @@ export interface StartRuntimeOptions {
   /** One connector per target to run; targets without one are not started. */
   connectors: Partial<Record<Target, TargetConnector>>;
   logger: Logger;
+  /**
+   * A ready connection to share (the connectors' request budgets use the same one); the
+   * runtime then leaves closing it to the caller. @defaultValue a connection of its own
+   */
+  connection?: Redis;
   /** @defaultValue true */
   healthServer?: boolean;
 }
@@ -30,8 +36,9 @@ export interface StartRuntimeOptions {
 /** Starts a worker for every configured target, plus the health server. */
 export async function startRuntime(options: StartRuntimeOptions): Promise<Runtime> {
   const { config, logger } = options;
-  const redis = createRedis(config.redisUrl, 'worker');
-  redis.on('error', (err) => logger.error({ err }, 'redis error'));
+  const ownsConnection = !options.connection;
+  const redis = options.connection ?? createRedis(config.redisUrl, 'worker');
+  if (ownsConnection) redis.on('error', (err) => logger.error({ err }, 'redis error'));
   await whenReady(redis);
   const links = new LinkStore(redis, config.prefix);
   const audit = new AuditLog(redis, config.prefix, config.audit);
@@ -75,7 +82,7 @@ export async function startRuntime(options: StartRuntimeOptions): Promise<Runtim
         await Promise.all(workers.map((w) => w.close(config.shutdownTimeoutMs)));
         await Promise.all(Object.values(options.connectors).map((c) => c?.close?.()));
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
-        redis.disconnect();
+        if (ownsConnection) redis.disconnect();
       })();
       return closing;
     },
