@@ -2,7 +2,7 @@ import { Job, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { AuditLog } from '../../shared/audit.js';
 import { Keyring, parseKey } from '../../shared/crypto.js';
-import type { Target } from '../../shared/jobs.js';
+import type { Target, UserSnapshotInput } from '../../shared/jobs.js';
 import { LinkStore } from '../../shared/links.js';
 import { createLogger, silentLogger } from '../../shared/logger.js';
 import { createSyncClient, type SyncClient } from '../../producers/client.js';
@@ -24,6 +24,10 @@ export interface Harness {
   events: QueueEvents;
   /** Resolves with the job's return value, rejects with its failed reason. */
   finished(jobId: string, timeoutMs?: number): Promise<unknown>;
+  /** Enqueues one user through the client and resolves with its job's result. */
+  push(user: UserSnapshotInput): Promise<unknown>;
+  /** Enqueues the users in one call and resolves with every job's result (rejects with the first failure). */
+  pushAll(users: UserSnapshotInput[]): Promise<unknown[]>;
   job(jobId: string): Promise<Job>;
   close(): Promise<void>;
 }
@@ -65,10 +69,17 @@ export async function startHarness(options: {
     if (!found) throw new Error(`job ${jobId} not found`);
     return found;
   };
+  const finished = async (jobId: string, timeoutMs = 15_000) => (await job(jobId)).waitUntilFinished(events, timeoutMs);
   return {
     prefix, redis, audit, links, worker, client, events, job,
-    async finished(jobId, timeoutMs = 15_000) {
-      return (await job(jobId)).waitUntilFinished(events, timeoutMs);
+    finished,
+    async push(user) {
+      const [enqueued] = await client.userChanged(user);
+      return finished(enqueued!.jobId);
+    },
+    async pushAll(users) {
+      const enqueued = await client.userChangedMany(users);
+      return Promise.all(enqueued.map((e) => finished(e.jobId)));
     },
     async close() {
       await client.close();

@@ -26,15 +26,10 @@ describe('Crowd worker: faults', () => {
   });
   afterAll(() => em.close());
 
-  const pushAll = async (users: ReturnType<typeof user>[]) => {
-    const jobs = await s!.h.client.userChangedMany(users);
-    return Promise.all(jobs.map((j) => s!.h.finished(j.jobId)));
-  };
-
   it('rides out a 5xx storm: every job applied, no duplicates, requests bounded', async () => {
     s = await setup(em, {}, { client: { attempts: 10 }, worker: { concurrency: 8 } });
     em.setFaults({ serverErrorRate: 0.3, seed: 7 });
-    const results = await pushAll(Array.from({ length: 30 }, (_, i) => user(i)));
+    const results = await s!.h.pushAll(Array.from({ length: 30 }, (_, i) => user(i)));
     expect(results.every((r) => (r as { outcome: string }).outcome === 'applied')).toBe(true);
     const stats = em.stats();
     expect(stats.users).toBe(30);
@@ -47,7 +42,7 @@ describe('Crowd worker: faults', () => {
   it('re-reads after a lost reply instead of writing twice (failAfterApply)', async () => {
     s = await setup(em);
     em.setFaults({ failAfterApply: true, serverErrorNext: 1, onlyMethods: ['POST'] });
-    await expect(pushAll([user(1)])).resolves.toMatchObject([{ outcome: 'applied' }]);
+    await expect(s!.h.pushAll([user(1)])).resolves.toMatchObject([{ outcome: 'applied' }]);
     expect(em.stats().byRoute['POST user']).toBe(1);
     expect(em.stats().users).toBe(1);
     const key = (await rest.user('user1'))!.key;
@@ -55,7 +50,7 @@ describe('Crowd worker: faults', () => {
 
     // A rename and an update whose replies are lost on a reset connection.
     em.setFaults({ failAfterApply: true, resetNext: 2, onlyMethods: ['POST', 'PUT'], serverErrorNext: 0 });
-    await expect(pushAll([{ ...user(1), username: 'user1-renamed', lastName: 'Renamed' }])).resolves.toMatchObject([{ outcome: 'applied' }]);
+    await expect(s!.h.pushAll([{ ...user(1), username: 'user1-renamed', lastName: 'Renamed' }])).resolves.toMatchObject([{ outcome: 'applied' }]);
     expect(em.stats()).toMatchObject({ users: 1, resets: 2 });
     expect(em.stats().byRoute['POST user/rename']).toBe(1);
     expect(await rest.user('user1-renamed')).toMatchObject({ key, 'last-name': 'Renamed' });
@@ -64,7 +59,7 @@ describe('Crowd worker: faults', () => {
   it('on 429 pauses the whole queue for Retry-After, uses no attempt, then applies', async () => {
     s = await setup(em, {}, { worker: { concurrency: 1 } });
     em.setFaults({ throttleNext: 1, throttleRetryAfterSeconds: 1 });
-    const results = await pushAll([user(1), user(2)]);
+    const results = await s!.h.pushAll([user(1), user(2)]);
     expect(results).toMatchObject([{ outcome: 'applied' }, { outcome: 'applied' }]);
     const [throttled] = await s.h.audit.query({ status: 'throttled' });
     expect(throttled!.error).toMatch(/Crowd throttled POST \/user user1 \(429\) \(retry after 1000 ms\)/);
@@ -109,7 +104,7 @@ describe('Crowd worker: faults', () => {
   it('retries connection resets', async () => {
     s = await setup(em);
     em.setFaults({ resetNext: 2 });
-    await expect(pushAll([user(1)])).resolves.toMatchObject([{ outcome: 'applied' }]);
+    await expect(s!.h.pushAll([user(1)])).resolves.toMatchObject([{ outcome: 'applied' }]);
     expect(em.stats()).toMatchObject({ users: 1, resets: 2 });
     expect(em.stats().requests).toBe(4);
   });
@@ -117,12 +112,12 @@ describe('Crowd worker: faults', () => {
   it('fails only the job that got a malformed reply (HTML 200, truncated JSON), readably, and keeps going', async () => {
     s = await setup(em);
     em.setFaults({ malformedNext: 1, malformedKind: 'html200' });
-    await expect(pushAll([user(1)])).rejects.toThrow(/Crowd answered POST \/user user1 with 200 but an HTML page \("Sign in"\) instead of JSON; is an SSO or login proxy in front of Crowd\?/);
-    await expect(pushAll([user(2)])).resolves.toMatchObject([{ outcome: 'applied' }]);
+    await expect(s!.h.pushAll([user(1)])).rejects.toThrow(/Crowd answered POST \/user user1 with 200 but an HTML page \("Sign in"\) instead of JSON; is an SSO or login proxy in front of Crowd\?/);
+    await expect(s!.h.pushAll([user(2)])).resolves.toMatchObject([{ outcome: 'applied' }]);
 
     em.setFaults({ malformedNext: 1, malformedKind: 'truncated' });
-    await expect(pushAll([user(3)])).rejects.toThrow(/Crowd answered POST \/user user3 with 201 but JSON that does not parse/);
-    await expect(pushAll([user(4)])).resolves.toMatchObject([{ outcome: 'applied' }]);
+    await expect(s!.h.pushAll([user(3)])).rejects.toThrow(/Crowd answered POST \/user user3 with 201 but JSON that does not parse/);
+    await expect(s!.h.pushAll([user(4)])).resolves.toMatchObject([{ outcome: 'applied' }]);
     const failed = await s.h.audit.query({ status: 'failed' });
     expect(failed.map((e) => [e.subject, e.attempt])).toEqual([['u-3', 1], ['u-1', 1]]);
   });
@@ -177,7 +172,7 @@ describe('Crowd worker: faults', () => {
     s = await setup(em, { requestsPerSecond: 50 }, { worker: { concurrency: 10 } });
     em.setFaults({ rateLimitPerSecond: 50, rateLimitBurst: 10 });
     const started = Date.now();
-    const results = await pushAll(Array.from({ length: 40 }, (_, i) => user(i)));
+    const results = await s!.h.pushAll(Array.from({ length: 40 }, (_, i) => user(i)));
     expect(results).toHaveLength(40);
     expect(em.stats()).toMatchObject({ users: 40, throttled: 0 });
     // 40 requests at 50/s after a burst of 5: at least ~0.7 s.

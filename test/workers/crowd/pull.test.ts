@@ -2,16 +2,10 @@
 // and incremental pulls by updatedDate.
 import { Queue } from 'bullmq';
 import type { CrowdEmulator } from '../../../emulators/crowd/index.js';
-import type { RemoteUser } from '../../../shared/jobs.js';
+import { collect } from '../../helpers/collect.js';
 import { routeDelta, setup, startEmulator, type Setup } from './helpers.js';
 
 const roleMap = { 'crowd-administrators': 'admin', 'jira-administrators': 'admin', 'team-leads': 'editor' };
-
-async function collect(it: AsyncIterable<RemoteUser>): Promise<RemoteUser[]> {
-  const out: RemoteUser[] = [];
-  for await (const u of it) out.push(u);
-  return out;
-}
 
 describe('Crowd worker: pull', () => {
   let em: CrowdEmulator;

@@ -24,14 +24,9 @@ describe('Crowd worker: push', () => {
   });
   afterAll(() => em.close());
 
-  const push = async (user: Parameters<Setup['h']['client']['userChanged']>[0]) => {
-    const [job] = await s!.h.client.userChanged(user);
-    return s!.h.finished(job!.jobId);
-  };
-
   it('creates a user with its profile and attributes in one request, and links it by key', async () => {
     s = await setup(em);
-    const result = await push({ ...alice, attributes: { department: 'Sales', skills: ['ts', 'sql'] } });
+    const result = await s!.h.push({ ...alice, attributes: { department: 'Sales', skills: ['ts', 'sql'] } });
     expect(result).toMatchObject({ outcome: 'applied', operation: 'create' });
     expect(em.stats().byRoute).toEqual({ 'POST user': 1 });
     const remote = await rest.user('alice');
@@ -44,61 +39,61 @@ describe('Crowd worker: push', () => {
 
   it('updates with a full-replace PUT, and sends nothing when the remote already matches', async () => {
     s = await setup(em);
-    await push(alice);
+    await s!.h.push(alice);
     const before = em.stats().byRoute;
-    const updated = await push({ ...alice, firstName: 'Alicia' });
+    const updated = await s!.h.push({ ...alice, firstName: 'Alicia' });
     expect(updated).toMatchObject({ operation: 'update', changedAttributes: ['firstName', 'displayName'] });
     expect(routeDelta(em, before)).toEqual({ 'GET user': 1, 'PUT user': 1 });
     expect(await rest.user('alice')).toMatchObject({ 'first-name': 'Alicia', 'last-name': 'Liddell', 'display-name': 'Alicia Liddell', email: 'alice@example.com' });
 
     const again = em.stats().byRoute;
-    await expect(push({ ...alice, firstName: 'Alicia' })).resolves.toMatchObject({ operation: 'noop', changedAttributes: [] });
+    await expect(s!.h.push({ ...alice, firstName: 'Alicia' })).resolves.toMatchObject({ operation: 'noop', changedAttributes: [] });
     expect(routeDelta(em, again)).toEqual({ 'GET user': 1 });
   });
 
   it('keeps Crowd fields the app does not manage (GET-merge-PUT, never a partial body)', async () => {
     s = await setup(em);
     em.seed([{ name: 'bob', firstName: 'Robert', lastName: 'Tables', displayName: 'Bobby Tables', email: 'bob@example.com', externalId: 'b-1' }]);
-    await push({ id: 'u-2', username: 'bob', email: 'bob@example.com', active: false });
+    await s!.h.push({ id: 'u-2', username: 'bob', email: 'bob@example.com', active: false });
     expect(await rest.user('bob')).toMatchObject({ 'first-name': 'Robert', 'last-name': 'Tables', 'display-name': 'Bobby Tables', active: false, key: '32769:b-1' });
   });
 
   it('renames with POST /user/rename: the key and the link survive', async () => {
     s = await setup(em);
-    await push(alice);
+    await s!.h.push(alice);
     const key = (await rest.user('alice'))!.key;
-    const renamed = await push({ ...alice, username: 'alice.liddell' });
+    const renamed = await s!.h.push({ ...alice, username: 'alice.liddell' });
     expect(renamed).toMatchObject({ operation: 'rename', changedAttributes: ['username'] });
     expect(await rest.user('alice')).toBeNull();
     expect((await rest.user('alice.liddell'))!.key).toBe(key);
     expect(await s.h.links.get('crowd', 'u-1')).toMatchObject({ remoteId: key, remoteName: 'alice.liddell' });
     expect(em.stats().users).toBe(1);
     // The link still leads to the user afterwards.
-    await expect(push({ ...alice, username: 'alice.liddell', lastName: 'L.' })).resolves.toMatchObject({ operation: 'update' });
+    await expect(s!.h.push({ ...alice, username: 'alice.liddell', lastName: 'L.' })).resolves.toMatchObject({ operation: 'update' });
     expect((await rest.user('alice.liddell'))!['last-name']).toBe('L.');
   });
 
   it('treats a case-only difference in the username as the same user', async () => {
     s = await setup(em);
     em.seed([{ name: 'Carol', email: 'carol@example.com', firstName: 'Carol', lastName: 'C' }]);
-    await expect(push({ id: 'u-3', username: 'carol', email: 'carol@example.com', firstName: 'Carol', lastName: 'C' })).resolves.toMatchObject({ operation: 'noop' });
+    await expect(s!.h.push({ id: 'u-3', username: 'carol', email: 'carol@example.com', firstName: 'Carol', lastName: 'C' })).resolves.toMatchObject({ operation: 'noop' });
     expect(await s.h.links.get('crowd', 'u-3')).toMatchObject({ remoteName: 'Carol' });
   });
 
   it('deactivates on delete by default, and restores on the next upsert', async () => {
     s = await setup(em);
-    await push(alice);
+    await s!.h.push(alice);
     const [del] = await s.h.client.userDeleted({ id: 'u-1', username: 'alice' });
     await expect(s.h.finished(del!.jobId)).resolves.toMatchObject({ operation: 'disable' });
     expect(await rest.user('alice')).toMatchObject({ active: false, email: 'alice@example.com', 'first-name': 'Alice' });
     expect(await s.h.links.get('crowd', 'u-1')).toBeDefined();
-    await expect(push(alice)).resolves.toMatchObject({ operation: 'restore', changedAttributes: ['active'] });
+    await expect(s!.h.push(alice)).resolves.toMatchObject({ operation: 'restore', changedAttributes: ['active'] });
     expect((await rest.user('alice'))!.active).toBe(true);
   });
 
   it('deletes with the delete policy and drops the link; a missing user counts as done', async () => {
     s = await setup(em, { deletePolicy: 'delete' });
-    await push(alice);
+    await s!.h.push(alice);
     const [del] = await s.h.client.userDeleted({ id: 'u-1', username: 'alice' });
     await expect(s.h.finished(del!.jobId)).resolves.toMatchObject({ operation: 'delete' });
     expect(await rest.user('alice')).toBeNull();
@@ -114,7 +109,7 @@ describe('Crowd worker: push', () => {
     // The password job ran first, found no Crowd user, and is waiting to retry.
     const retrying = await waitFor(async () => (await h.audit.query({ subject: 'u-1', status: 'retrying' }))[0]);
     expect(retrying.error).toMatch(/Crowd has no user alice yet/);
-    await expect(push(alice)).resolves.toMatchObject({ operation: 'create' });
+    await expect(s!.h.push(alice)).resolves.toMatchObject({ operation: 'create' });
     expect(await pw).toMatchObject([{ ok: true, value: { operation: 'password' } }]);
     expect(await rest.authenticate('alice', 'Tr0ub4dor&3')).toBe(200);
     expect(await rest.authenticate('alice', 'wrong')).toBe(400);
@@ -127,7 +122,7 @@ describe('Crowd worker: push', () => {
   it('refuses a password Crowd\'s policy rejects with a readable reason that does not contain it', async () => {
     s = await setup(em);
     const h = s.h;
-    await push(alice);
+    await s!.h.push(alice);
     em.setFaults({ passwordMinLength: 12 });
     const [pw] = await runJobs(h, () => h.client.passwordChanged({ id: 'u-1' }, 'short-pw'));
     expect(pw).toMatchObject({ ok: false });
@@ -139,23 +134,23 @@ describe('Crowd worker: push', () => {
   it('makes the direct groups equal to the snapshot, sending only the difference', async () => {
     s = await setup(em);
     em.seed([], ['a', 'b', 'c', 'd', 'e'].map((name) => ({ name })));
-    await expect(push({ ...alice, groups: ['a', 'b', 'c'] })).resolves.toMatchObject({ operation: 'create', changedAttributes: expect.arrayContaining(['groups']) });
+    await expect(s!.h.push({ ...alice, groups: ['a', 'b', 'c'] })).resolves.toMatchObject({ operation: 'create', changedAttributes: expect.arrayContaining(['groups']) });
     expect(await rest.directGroups('alice')).toEqual(['a', 'b', 'c']);
 
     const before = em.stats().byRoute;
-    await expect(push({ ...alice, groups: ['B', 'c', 'd'] })).resolves.toMatchObject({ operation: 'update', changedAttributes: ['groups'] });
+    await expect(s!.h.push({ ...alice, groups: ['B', 'c', 'd'] })).resolves.toMatchObject({ operation: 'update', changedAttributes: ['groups'] });
     expect(routeDelta(em, before)).toEqual({ 'GET user': 1, 'GET user/group/direct': 1, 'POST user/group/direct': 1, 'DELETE user/group/direct': 1 });
     expect(await rest.directGroups('alice')).toEqual(['b', 'c', 'd']);
 
     const again = em.stats().byRoute;
-    await expect(push({ ...alice, groups: ['b', 'C', 'd'] })).resolves.toMatchObject({ operation: 'noop' });
+    await expect(s!.h.push({ ...alice, groups: ['b', 'C', 'd'] })).resolves.toMatchObject({ operation: 'noop' });
     expect(routeDelta(em, again)).toEqual({ 'GET user': 1, 'GET user/group/direct': 1 });
   });
 
   it('does not create a group Crowd lacks: applies the rest, then fails naming it', async () => {
     s = await setup(em);
     em.seed([], [{ name: 'staff' }]);
-    const err = await push({ ...alice, groups: ['staff', 'no-such-group'] }).catch((e: Error) => e);
+    const err = await s!.h.push({ ...alice, groups: ['staff', 'no-such-group'] }).catch((e: Error) => e);
     expect(String(err)).toMatch(/Crowd has no group "no-such-group" for user alice/);
     expect(await rest.directGroups('alice')).toEqual(['staff']);
     // The worker keeps going, and once the group exists a replay completes.
@@ -168,8 +163,8 @@ describe('Crowd worker: push', () => {
 
   it('reports Crowd\'s e-mail change block as a readable permanent failure, after applying the rest', async () => {
     s = await setup(em);
-    await push(alice);
-    const err = await push({ ...alice, email: 'alice@new.example.com', lastName: 'Pleasance' }).catch((e: Error) => e);
+    await s!.h.push(alice);
+    const err = await s!.h.push({ ...alice, email: 'alice@new.example.com', lastName: 'Pleasance' }).catch((e: Error) => e);
     expect(String(err)).toMatch(/Crowd refused PUT \/user alice: APPLICATION_PERMISSION_DENIED — External applications are not allowed to change user emails.*crowd\.email\.change\.by\.external\.apps/);
     expect((await s.h.audit.query({ subject: 'u-1', status: 'failed' }))).toHaveLength(1);
     expect(await rest.user('alice')).toMatchObject({ email: 'alice@example.com', 'last-name': 'Pleasance' });
@@ -203,9 +198,9 @@ describe('Crowd worker: push', () => {
     expect(routeDelta(em, before)).toEqual({ 'POST user': 1, 'GET user': 1, 'GET user/group/direct': 1 });
     expect(await rest.user('alice')).toEqual(state);
     // And through the queue: a second event with the same content writes nothing.
-    await push(alice);
+    await s!.h.push(alice);
     const queued = em.stats().byRoute;
-    await expect(push(alice)).resolves.toMatchObject({ operation: 'noop' });
+    await expect(s!.h.push(alice)).resolves.toMatchObject({ operation: 'noop' });
     expect(routeDelta(em, queued)).toEqual({ 'GET user': 1 });
     expect(em.stats().users).toBe(1);
   });
@@ -213,15 +208,15 @@ describe('Crowd worker: push', () => {
   it('applies the mapping module: alter hook, attribute map both ways', async () => {
     const mappingModule = fileURLToPath(new URL('./fixtures/mapping.mjs', import.meta.url));
     s = await setup(em, { mappingModule });
-    await push({ ...alice, attributes: { department: 'Sales', internalNote: 'not for Crowd' } });
+    await s!.h.push({ ...alice, attributes: { department: 'Sales', internalNote: 'not for Crowd' } });
     const remote = await rest.user('alice');
     expect(remote).toMatchObject({ 'display-name': 'Liddell, Alice' });
     expect(remote!.attributes).toMatchObject({ dept: ['Sales'], source: ['idsync'] });
     expect(remote!.attributes).not.toHaveProperty('internalNote');
     // A mapped attribute gone from the snapshot is deleted in Crowd.
-    await push({ ...alice, attributes: {} });
+    await s!.h.push({ ...alice, attributes: {} });
     expect((await rest.user('alice'))!.attributes).not.toHaveProperty('dept');
-    await push({ ...alice, attributes: { department: 'R&D' } });
+    await s!.h.push({ ...alice, attributes: { department: 'R&D' } });
     const pulled = await s.h.client.refresh({ id: 'u-1' }, { target: 'crowd' });
     expect(pulled).toMatchObject({ username: 'alice', attributes: { department: 'R&D' }, displayName: 'Liddell, Alice', firstName: 'Alice' });
     expect(pulled!.attributes).not.toHaveProperty('dept');

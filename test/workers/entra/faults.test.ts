@@ -10,7 +10,7 @@ import { dumpPrefix, workerRedis } from '../../helpers/redis.js';
 import { runJobs } from '../../helpers/harness.js';
 import { capturingLogger } from '../../helpers/logs.js';
 import { waitFor } from '../../helpers/wait.js';
-import { DOMAIN, Graph, entraConfig, push, setup, startEmulator, type Setup } from './helpers.js';
+import { DOMAIN, Graph, entraConfig, setup, startEmulator, type Setup } from './helpers.js';
 import { GraphProxy } from './proxy.js';
 
 const user = (i: number) => ({ id: `u-${i}`, username: `user${i}`, email: `user${i}@example.com`, firstName: 'User', lastName: String(i) });
@@ -31,15 +31,10 @@ describe('Entra worker: faults', () => {
   });
   afterAll(() => em.close());
 
-  const pushAll = async (users: ReturnType<typeof user>[]) => {
-    const jobs = await s!.h.client.userChangedMany(users);
-    return Promise.all(jobs.map((j) => s!.h.finished(j.jobId)));
-  };
-
   it('rides out a 5xx storm: every job applied, no duplicates', async () => {
     s = await setup(em, { upnDomain: DOMAIN }, { client: { attempts: 10 }, worker: { concurrency: 8, maxBackoffMs: 200 } });
     em.setFaults({ errorRate: 0.3, errorStatuses: [500, 502, 503, 504] });
-    const results = await pushAll(Array.from({ length: 30 }, (_, i) => user(i)));
+    const results = await s!.h.pushAll(Array.from({ length: 30 }, (_, i) => user(i)));
     expect(results.every((r) => (r as { outcome: string }).outcome === 'applied')).toBe(true);
     expect(em.stats().faultsInjected).toBeGreaterThan(3);
     expect(em.stats().users).toBe(30);
@@ -51,7 +46,7 @@ describe('Entra worker: faults', () => {
     s = await setup(em, { upnDomain: DOMAIN });
     // The create is applied, then answered 500.
     em.setFaults({ failNext: 1, failNextMode: 'after', failNextStatus: 500 });
-    await expect(pushAll([user(1)])).resolves.toMatchObject([{ outcome: 'applied', operation: 'noop' }]);
+    await expect(s!.h.pushAll([user(1)])).resolves.toMatchObject([{ outcome: 'applied', operation: 'noop' }]);
     const [retry] = await s.h.audit.query({ subject: 'u-1', status: 'retrying' });
     expect(retry!.error).toMatch(/Graph failed POST \/users user1@\S+: InternalServerError — An internal server error occurred\. \(a write may still have been applied\)/);
     expect(em.stats().users).toBe(1);
@@ -60,10 +55,10 @@ describe('Entra worker: faults', () => {
 
   it('on a 429 pauses the whole queue for Retry-After, uses no attempt, then applies', async () => {
     s = await setup(em, { upnDomain: DOMAIN }, { worker: { concurrency: 1 } });
-    await pushAll([user(1), user(2)]);
+    await s!.h.pushAll([user(1), user(2)]);
     // 50 Graph seconds at timeScale 0.01: Retry-After 0.5.
     em.setFaults({ failNext: 1, failNextStatus: 429, faultRetryAfterSeconds: 50 });
-    await expect(pushAll([{ ...user(1), lastName: 'One' }, { ...user(2), lastName: 'Two' }])).resolves.toMatchObject([{ operation: 'update' }, { operation: 'update' }]);
+    await expect(s!.h.pushAll([{ ...user(1), lastName: 'One' }, { ...user(2), lastName: 'Two' }])).resolves.toMatchObject([{ operation: 'update' }, { operation: 'update' }]);
     const [throttled] = await s.h.audit.query({ status: 'throttled' });
     expect(throttled!.error).toMatch(/Graph throttled GET \/users\/[0-9a-f-]+ user1@\S+ \(429 TooManyRequests\) \(retry after 500 ms\)/);
     const updated = (await s.h.audit.query({ status: 'succeeded' })).filter((e) => e.operation === 'update');
@@ -75,7 +70,7 @@ describe('Entra worker: faults', () => {
   it('retries per-item 429s inside $batch after their Retry-After; concurrent writes share batches', async () => {
     s = await setup(em, { upnDomain: DOMAIN }, { worker: { concurrency: 20 }, client: { attempts: 10 }, connector: { batch: { lingerMs: 10 } } });
     em.setFaults({ throttleRate: 0.3 });
-    const results = await pushAll(Array.from({ length: 40 }, (_, i) => user(i)));
+    const results = await s!.h.pushAll(Array.from({ length: 40 }, (_, i) => user(i)));
     expect(results.every((r) => (r as { outcome: string }).outcome === 'applied')).toBe(true);
     const stats = em.stats();
     expect(stats.users).toBe(40);
@@ -92,7 +87,7 @@ describe('Entra worker: faults', () => {
     let local: Setup | undefined;
     try {
       local = await setup(slow, { timeoutMs: 200, upnDomain: DOMAIN }, { client: { attempts: 10 } });
-      await push(local, user(0)); // the token is cached before the latency starts
+      await local.h.push(user(0)); // the token is cached before the latency starts
       const before = slow.stats().requests;
       slow.setFaults({ latencyMs: 400 });
       const [job] = await local.h.client.userChanged(user(1));
@@ -113,7 +108,7 @@ describe('Entra worker: faults', () => {
     s = await setup(em, { upnDomain: DOMAIN });
     em.seed({ groups: [{ displayName: 'staff' }] });
     em.setFaults({ eventualConsistencyMs: 250 });
-    await expect(pushAll([{ ...user(1), groups: ['staff'] } as ReturnType<typeof user>])).resolves.toMatchObject([{ operation: 'create', changedAttributes: expect.arrayContaining(['groups']) }]);
+    await expect(s!.h.pushAll([{ ...user(1), groups: ['staff'] } as ReturnType<typeof user>])).resolves.toMatchObject([{ operation: 'create', changedAttributes: expect.arrayContaining(['groups']) }]);
     expect(em.stats().byStatus['404']).toBeGreaterThan(0);
     expect(await graph.groupsOf((await graph.user(upn('user1')))!.id)).toEqual(['staff']);
   });
@@ -122,16 +117,16 @@ describe('Entra worker: faults', () => {
     const proxy = await GraphProxy.start(em);
     try {
       s = await setup(em, { graphBaseUrl: proxy.graphBaseUrl, upnDomain: DOMAIN });
-      await pushAll([user(1)]);
+      await s!.h.pushAll([user(1)]);
       proxy.corruptNext('html', (method, url) => method === 'GET' && url.startsWith('/v1.0/users/'));
-      await expect(pushAll([{ ...user(1), lastName: 'Changed' }])).rejects.toThrow(
+      await expect(s!.h.pushAll([{ ...user(1), lastName: 'Changed' }])).rejects.toThrow(
         /Graph answered GET \/users\/[0-9a-f-]+ user1@\S+ with 200 but an HTML page \("Sign in to your account"\) instead of JSON; is a proxy or captive portal in front of Graph\?/,
       );
-      await expect(pushAll([user(2)])).resolves.toMatchObject([{ outcome: 'applied' }]);
+      await expect(s!.h.pushAll([user(2)])).resolves.toMatchObject([{ outcome: 'applied' }]);
 
       proxy.corruptNext('truncated', (method, url) => method === 'POST' && url === '/v1.0/$batch');
-      await expect(pushAll([user(3)])).rejects.toThrow(/Graph answered POST \/\$batch \(1 item\) with 200 but JSON that does not parse \(\d+ bytes, cut off\?\)/);
-      await expect(pushAll([user(4)])).resolves.toMatchObject([{ outcome: 'applied' }]);
+      await expect(s!.h.pushAll([user(3)])).rejects.toThrow(/Graph answered POST \/\$batch \(1 item\) with 200 but JSON that does not parse \(\d+ bytes, cut off\?\)/);
+      await expect(s!.h.pushAll([user(4)])).resolves.toMatchObject([{ outcome: 'applied' }]);
       const failed = await s.h.audit.query({ status: 'failed' });
       expect(failed.map((e) => [e.subject, e.attempt])).toEqual([['u-3', 1], ['u-1', 1]]);
     } finally {
@@ -193,7 +188,7 @@ describe('Entra worker: faults', () => {
       await Promise.all([writeFile(pem, good.pem), writeFile(wrong, stranger.pem), writeFile(keyOnly, good.privateKeyPem)]);
 
       s = await setup(em, { clientId: app.clientId, clientSecret: undefined, clientCertificatePath: pem, upnDomain: DOMAIN });
-      await expect(push(s, user(1))).resolves.toMatchObject({ operation: 'create' });
+      await expect(s.h.push(user(1))).resolves.toMatchObject({ operation: 'create' });
       expect(await graph.user(upn('user1'))).toMatchObject({ surname: '1' });
       await s.close();
 
@@ -221,7 +216,7 @@ describe('Entra worker: faults', () => {
   it('keeps to writesPerSecond through the budget in Redis, so Graph never has to say 429', async () => {
     s = await setup(em, { upnDomain: DOMAIN, writesPerSecond: 50 }, { worker: { concurrency: 10 } });
     const started = Date.now();
-    await pushAll(Array.from({ length: 30 }, (_, i) => user(i)));
+    await s!.h.pushAll(Array.from({ length: 30 }, (_, i) => user(i)));
     // 30 writes at 50/s after a burst of 5: at least half a second.
     expect(Date.now() - started).toBeGreaterThanOrEqual(450);
     expect(await s.redis.pttl(`${s.prefix}:budget:entra`)).toBeGreaterThan(0);

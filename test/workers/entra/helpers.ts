@@ -133,13 +133,3 @@ export function statsDelta(em: EntraEmulator, before: EntraStatsSnapshot): Parti
 }
 
 /** Pushes one snapshot through the queue and waits for its job. */
-export async function push(s: Setup, user: Parameters<Harness['client']['userChanged']>[0]): Promise<unknown> {
-  const [job] = await s.h.client.userChanged(user);
-  return s.h.finished(job!.jobId);
-}
-
-export async function collect<T>(it: AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const v of it) out.push(v);
-  return out;
-}

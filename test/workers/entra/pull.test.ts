@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import type { EntraEmulator } from '../../../emulators/entra/index.js';
 import type { DeltaChange } from '../../../workers/entra/index.js';
-import { DOMAIN, Graph, collect, setup, startEmulator, statsDelta, type Setup } from './helpers.js';
+import { collect } from '../../helpers/collect.js';
+import { DOMAIN, Graph, setup, startEmulator, statsDelta, type Setup } from './helpers.js';
 
 const upn = (name: string) => `${name}@${DOMAIN}`;
 /** A JPEG start-of-image marker and some bytes: enough for Graph's photo endpoints. */

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { SYNC_WORKER_ROLES, type EntraEmulator } from '../../../emulators/entra/index.js';
 import { context } from '../../helpers/context.js';
 import { runJobs } from '../../helpers/harness.js';
-import { DOMAIN, Graph, push, setup, startEmulator, statsDelta, type Setup } from './helpers.js';
+import { DOMAIN, Graph, setup, startEmulator, statsDelta, type Setup } from './helpers.js';
 import { GraphProxy } from './proxy.js';
 
 const alice = { id: 'u-1', username: 'alice', email: 'alice@example.com', firstName: 'Alice', lastName: 'Liddell' };
@@ -28,7 +28,7 @@ describe('Entra worker: push', () => {
   it('creates a user with the required properties in one $batch write, and links it by object id', async () => {
     s = await setup(em);
     const before = em.stats();
-    const result = await push(s, { ...alice, attributes: { department: 'Sales', employeeId: 'E-1', notAGraphProperty: 'x' } });
+    const result = await s.h.push({ ...alice, attributes: { department: 'Sales', employeeId: 'E-1', notAGraphProperty: 'x' } });
     expect(result).toMatchObject({ outcome: 'applied', operation: 'create' });
     expect(statsDelta(em, before)).toMatchObject({ writes: 1, batchRequests: 1, batchItems: 1 });
     const user = await graph.user(upn('alice'));
@@ -43,10 +43,10 @@ describe('Entra worker: push', () => {
     const proxy = await GraphProxy.start(em);
     try {
       s = await setup(em, { graphBaseUrl: proxy.graphBaseUrl });
-      await push(s, { ...alice, attributes: { department: 'Sales' } });
+      await s.h.push({ ...alice, attributes: { department: 'Sales' } });
       const id = (await graph.user(upn('alice')))!.id;
       const sent = proxy.batchItems().length;
-      await expect(push(s, { ...alice, firstName: 'Alicia', attributes: { department: 'Sales' } })).resolves.toMatchObject({ operation: 'update', changedAttributes: ['displayName', 'firstName'] });
+      await expect(s.h.push({ ...alice, firstName: 'Alicia', attributes: { department: 'Sales' } })).resolves.toMatchObject({ operation: 'update', changedAttributes: ['displayName', 'firstName'] });
       // The one write is a PATCH of exactly the two properties that differ.
       expect(proxy.batchItems().slice(sent)).toEqual([
         { id: '1', method: 'PATCH', url: `/users/${id}`, headers: { 'Content-Type': 'application/json' }, body: { displayName: 'Alicia Liddell', givenName: 'Alicia' } },
@@ -54,7 +54,7 @@ describe('Entra worker: push', () => {
       expect(await graph.user(id)).toMatchObject({ givenName: 'Alicia', displayName: 'Alicia Liddell', surname: 'Liddell', department: 'Sales' });
 
       const before = em.stats();
-      await expect(push(s, { ...alice, firstName: 'Alicia', attributes: { department: 'Sales' } })).resolves.toMatchObject({ operation: 'noop', changedAttributes: [] });
+      await expect(s.h.push({ ...alice, firstName: 'Alicia', attributes: { department: 'Sales' } })).resolves.toMatchObject({ operation: 'noop', changedAttributes: [] });
       expect(statsDelta(em, before)).toEqual({ graphRequests: 1 });
       expect(proxy.requests.at(-1)).toMatchObject({ method: 'GET', url: expect.stringMatching(new RegExp(`^/v1.0/users/${id}\\?\\$select=`)) });
     } finally {
@@ -66,18 +66,18 @@ describe('Entra worker: push', () => {
 
   it('disables on delete by default, and enables again on the next upsert', async () => {
     s = await setup(em);
-    await push(s, alice);
+    await s.h.push(alice);
     const [del] = await s.h.client.userDeleted({ id: 'u-1', username: 'alice' });
     await expect(s.h.finished(del!.jobId)).resolves.toMatchObject({ operation: 'disable' });
     expect(await graph.user(upn('alice'))).toMatchObject({ accountEnabled: false, givenName: 'Alice' });
     expect(await s.h.links.get('entra', 'u-1')).toMatchObject({ remoteId: expect.any(String) });
-    await expect(push(s, alice)).resolves.toMatchObject({ operation: 'restore', changedAttributes: ['active'] });
+    await expect(s.h.push(alice)).resolves.toMatchObject({ operation: 'restore', changedAttributes: ['active'] });
     expect((await graph.user(upn('alice')))!.accountEnabled).toBe(true);
   });
 
   it('soft-deletes with the delete policy; a missing user counts as done; an upsert restores the same object', async () => {
     s = await setup(em, { deletePolicy: 'delete' });
-    await push(s, alice);
+    await s.h.push(alice);
     const id = (await graph.user(upn('alice')))!.id as string;
     const [del] = await s.h.client.userDeleted({ id: 'u-1', username: 'alice' });
     await expect(s.h.finished(del!.jobId)).resolves.toMatchObject({ operation: 'delete' });
@@ -88,7 +88,7 @@ describe('Entra worker: push', () => {
     const [stranger] = await s.h.client.userDeleted({ id: 'u-9', username: 'nobody' });
     await expect(s.h.finished(stranger!.jobId)).resolves.toMatchObject({ outcome: 'applied', operation: 'noop' });
 
-    await expect(push(s, { ...alice, lastName: 'Pleasance' })).resolves.toMatchObject({ operation: 'restore', remoteId: id });
+    await expect(s.h.push({ ...alice, lastName: 'Pleasance' })).resolves.toMatchObject({ operation: 'restore', remoteId: id });
     expect(await graph.user(id)).toMatchObject({ userPrincipalName: upn('alice'), surname: 'Pleasance', accountEnabled: true });
     expect(await graph.deleted(id)).toBe(false);
     expect(em.stats()).toMatchObject({ users: 1, deletedUsers: 0 });
@@ -97,7 +97,7 @@ describe('Entra worker: push', () => {
   it('sets the password; a weak one fails permanently without the password in the reason', async () => {
     s = await setup(em);
     const h = s.h;
-    await push(s, alice);
+    await s.h.push(alice);
     const before = (await graph.user(upn('alice')))!.lastPasswordChangeDateTime;
     em.advanceClock(5000);
     const [ok] = await runJobs(h, () => h.client.passwordChanged({ id: 'u-1' }, 'C0rrect-Horse-Battery'));
@@ -115,7 +115,7 @@ describe('Entra worker: push', () => {
     const app = em.registerApp({ roles: [...SYNC_WORKER_ROLES], passwordAdministrator: false, displayName: 'no role' });
     s = await setup(em, { clientId: app.clientId, clientSecret: app.clientSecret! });
     const h = s.h;
-    await push(s, alice);
+    await s.h.push(alice);
     const [pw] = await runJobs(h, () => h.client.passwordChanged({ id: 'u-1' }, 'C0rrect-Horse-Battery'));
     expect(pw).toMatchObject({ ok: false });
     expect((pw as { error: Error }).error.message).toMatch(
@@ -123,7 +123,7 @@ describe('Entra worker: push', () => {
     );
     expect(await h.worker.quarantine.state()).toBeUndefined();
     expect(await h.worker.queue.isPaused()).toBe(false);
-    await expect(push(s, { ...alice, lastName: 'Pleasance' })).resolves.toMatchObject({ operation: 'update' });
+    await expect(s.h.push({ ...alice, lastName: 'Pleasance' })).resolves.toMatchObject({ operation: 'update' });
     expect((await graph.user(upn('alice')))!.surname).toBe('Pleasance');
   });
 
@@ -131,22 +131,22 @@ describe('Entra worker: push', () => {
     s = await setup(em);
     em.seed({ groups: ['a', 'b', 'c', 'd'].map((displayName) => ({ displayName })) });
     const before = em.stats();
-    await expect(push(s, { ...alice, groups: ['a', 'b', 'c'] })).resolves.toMatchObject({ operation: 'create', changedAttributes: expect.arrayContaining(['groups']) });
+    await expect(s.h.push({ ...alice, groups: ['a', 'b', 'c'] })).resolves.toMatchObject({ operation: 'create', changedAttributes: expect.arrayContaining(['groups']) });
     expect(statsDelta(em, before)).toMatchObject({ writes: 4 });
     const id = (await graph.user(upn('alice')))!.id as string;
     em.seed({ groups: [{ displayName: 'All staff (dynamic)', groupTypes: ['DynamicMembership'], members: [id] }] });
     expect(await graph.groupsOf(id)).toEqual(['All staff (dynamic)', 'a', 'b', 'c']);
 
     const update = em.stats();
-    await expect(push(s, { ...alice, groups: ['B', 'c', 'd'] })).resolves.toMatchObject({ operation: 'update', changedAttributes: ['groups'] });
+    await expect(s.h.push({ ...alice, groups: ['B', 'c', 'd'] })).resolves.toMatchObject({ operation: 'update', changedAttributes: ['groups'] });
     expect(statsDelta(em, update)).toMatchObject({ writes: 2, batchItems: 2 });
     expect(await graph.groupsOf(id)).toEqual(['All staff (dynamic)', 'b', 'c', 'd']);
 
     const same = em.stats();
-    await expect(push(s, { ...alice, groups: ['b', 'C', 'd'] })).resolves.toMatchObject({ operation: 'noop' });
+    await expect(s.h.push({ ...alice, groups: ['b', 'C', 'd'] })).resolves.toMatchObject({ operation: 'noop' });
     expect(statsDelta(em, same).writes).toBeUndefined();
 
-    const err = await push(s, { ...alice, groups: ['b', 'no-such-group'] }).catch((e: Error) => e);
+    const err = await s.h.push({ ...alice, groups: ['b', 'no-such-group'] }).catch((e: Error) => e);
     expect(String(err)).toMatch(/Entra has no group "no-such-group" for user alice@\S+; idsync does not create groups/);
     expect(await graph.groupsOf(id)).toEqual(['All staff (dynamic)', 'b']);
   });
@@ -164,9 +164,9 @@ describe('Entra worker: push', () => {
     expect(await graph.user(upn('alice'))).toEqual(state);
     expect(await graph.groupsOf(first.remoteId!)).toEqual(['staff']);
     // Through the queue: a second event with the same content writes nothing.
-    await push(s, alice);
+    await s.h.push(alice);
     const queued = em.stats();
-    await expect(push(s, alice)).resolves.toMatchObject({ operation: 'noop' });
+    await expect(s.h.push(alice)).resolves.toMatchObject({ operation: 'noop' });
     expect(statsDelta(em, queued).writes).toBeUndefined();
     expect(em.stats().users).toBe(1);
   });
@@ -181,12 +181,12 @@ describe('Entra worker: push', () => {
         { userPrincipalName: upn('twin2'), employeeId: 'E-9' },
       ],
     });
-    await expect(push(s, { id: 'u-2', username: 'bob', email: 'bob@example.com', attributes: { employeeId: 'E-42' } }))
+    await expect(s.h.push({ id: 'u-2', username: 'bob', email: 'bob@example.com', attributes: { employeeId: 'E-42' } }))
       .resolves.toMatchObject({ operation: 'rename', remoteId: userIds[0], changedAttributes: expect.arrayContaining(['username', 'email']) });
     expect(await graph.user(userIds[0]!)).toMatchObject({ userPrincipalName: upn('bob'), employeeId: 'E-42' });
-    await expect(push(s, { id: 'u-3', username: 'carol.x', email: 'carol@example.com', attributes: { onPremisesImmutableId: 'imm-7' } }))
+    await expect(s.h.push({ id: 'u-3', username: 'carol.x', email: 'carol@example.com', attributes: { onPremisesImmutableId: 'imm-7' } }))
       .resolves.toMatchObject({ operation: 'update', remoteId: userIds[1] });
-    const err = await push(s, { id: 'u-4', username: 'twin', email: 't@example.com', attributes: { employeeId: 'E-9' } }).catch((e: Error) => e);
+    const err = await s.h.push({ id: 'u-4', username: 'twin', email: 't@example.com', attributes: { employeeId: 'E-9' } }).catch((e: Error) => e);
     expect(String(err)).toMatch(/2 Entra users have employeeId "E-9" \(twin1@\S+, twin2@\S+\); idsync will not guess/);
     expect(em.stats().users).toBe(4);
   });
@@ -195,7 +195,7 @@ describe('Entra worker: push', () => {
     s = await setup(em);
     em.seed({ users: [{ userPrincipalName: upn('dave'), displayName: 'Dave', onPremisesSyncEnabled: true }] });
     const before = em.stats();
-    const result = await push(s, { id: 'u-5', username: 'dave', email: 'dave@example.com', firstName: 'David' });
+    const result = await s.h.push({ id: 'u-5', username: 'dave', email: 'dave@example.com', firstName: 'David' });
     expect(result).toMatchObject({ outcome: 'skipped', reason: expect.stringMatching(/dave@\S+ is mastered on-premises \(onPremisesSyncEnabled\).*change it in Active Directory/) });
     expect(statsDelta(em, before).writes).toBe(1); // the create-first POST that found the UPN taken
     expect(await graph.user(upn('dave'))).toMatchObject({ displayName: 'Dave', givenName: null });
@@ -206,11 +206,11 @@ describe('Entra worker: push', () => {
   it('applies the mapping module: UPN rule, attribute map both ways, alter hook', async () => {
     const mappingModule = fileURLToPath(new URL('./fixtures/mapping.mjs', import.meta.url));
     s = await setup(em, { mappingModule });
-    await push(s, { ...alice, attributes: { costCentre: 'CC-7', team: 'Blue', department: 'unmapped' } });
+    await s.h.push({ ...alice, attributes: { costCentre: 'CC-7', team: 'Blue', department: 'unmapped' } });
     const user = await graph.user(`alice.liddell@${DOMAIN}`);
     expect(user).toMatchObject({ department: 'CC-7', jobTitle: 'Synced by idsync', onPremisesExtensionAttributes: { extensionAttribute3: 'Blue' } });
     // A mapped attribute gone from the snapshot is cleared in Entra.
-    await expect(push(s, { ...alice, attributes: { costCentre: 'CC-7' } })).resolves.toMatchObject({ changedAttributes: ['attributes.team'] });
+    await expect(s.h.push({ ...alice, attributes: { costCentre: 'CC-7' } })).resolves.toMatchObject({ changedAttributes: ['attributes.team'] });
     expect((await graph.user(user!.id))!.onPremisesExtensionAttributes?.extensionAttribute3).toBeUndefined();
     const pulled = await s.h.client.refresh({ id: 'u-1' }, { target: 'entra' });
     expect(pulled).toMatchObject({ username: `alice.liddell@${DOMAIN}`, attributes: { costCentre: 'CC-7', objectId: user!.id } });
