@@ -34,21 +34,24 @@ export interface Harness {
 
 /**
  * One target worker (real BullMQ, real Redis) around the given connector, plus a client
- * and QueueEvents, all under a unique prefix that is deleted on close.
+ * and QueueEvents, all under a unique prefix that is deleted on close. Given a factory, the
+ * connector is built on the harness's connection and prefix, as the runtime does it, so its
+ * own keys (request budget, delta link) go with the rest.
  */
 export async function startHarness(options: {
-  connector: TargetConnector;
+  connector: TargetConnector | ((deps: { redis: Redis; prefix: string }) => Promise<TargetConnector>);
   worker?: Partial<TargetWorkerOptions>;
   client?: SyncClientOptions;
 }): Promise<Harness> {
-  const target: Target = options.connector.target;
-  const prefix = uniquePrefix(target);
+  const prefix = uniquePrefix('h');
   const redis = workerRedis();
+  const connector = typeof options.connector === 'function' ? await options.connector({ redis, prefix }) : options.connector;
+  const target: Target = connector.target;
   const audit = new AuditLog(redis, prefix);
   const links = new LinkStore(redis, prefix);
   const logger = process.env.IDSYNC_TEST_LOG ? createLogger({ level: 'debug' }) : silentLogger;
   const worker = new TargetWorker({
-    connector: options.connector,
+    connector,
     connection: redis,
     prefix,
     links,

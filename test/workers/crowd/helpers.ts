@@ -6,7 +6,6 @@ import type { Logger } from '../../../shared/logger.js';
 import { crowdEnv, type CrowdEmulator, type CrowdEmulatorOptions, startCrowdEmulator } from '../../../emulators/crowd/index.js';
 import { createCrowdConnector, type CrowdConnector } from '../../../workers/crowd/index.js';
 import { startHarness, type Harness } from '../../helpers/harness.js';
-import { deletePrefix, uniquePrefix, workerRedis } from '../../helpers/redis.js';
 import type { TargetWorkerOptions } from '../../../workers/runtime/target-worker.js';
 import type { SyncClientOptions } from '../../../producers/client-options.js';
 
@@ -35,13 +34,12 @@ export interface SetupOptions {
   logger?: Logger;
 }
 
-/** The real connector in a harness; `close()` closes both (and the budget's keys, if any). */
+/** The real connector in a harness, on its connection and prefix; `close()` closes both. */
 export async function setup(em: CrowdEmulator, overrides: Partial<CrowdConfig> = {}, options: SetupOptions = {}): Promise<Setup> {
-  // The request budget gets its own connection and prefix, cleaned up on close.
-  const budget = overrides.requestsPerSecond === undefined ? undefined : { redis: workerRedis(), prefix: uniquePrefix('crowd-budget') };
-  const connector = await createCrowdConnector(crowdConfig(em, overrides), { ...budget, ...(options.logger && { logger: options.logger }) });
+  let connector!: CrowdConnector;
   const h = await startHarness({
-    connector,
+    connector: async ({ redis, prefix }) =>
+      (connector = await createCrowdConnector(crowdConfig(em, overrides), { redis, prefix, ...(options.logger && { logger: options.logger }) })),
     worker: { ...options.worker, ...(options.logger && { logger: options.logger }) },
     ...(options.client && { client: options.client }),
   });
@@ -51,10 +49,6 @@ export async function setup(em: CrowdEmulator, overrides: Partial<CrowdConfig> =
     async close() {
       await h.close();
       await connector.close();
-      if (budget) {
-        await deletePrefix(budget.redis, budget.prefix);
-        await budget.redis.quit();
-      }
     },
   };
 }

@@ -10,7 +10,6 @@ import { DEFAULT_DOMAIN, entraEnv, startEntraEmulator, type EntraEmulator, type 
 import { createEntraConnector, GRAPH_SCOPE, type CreateEntraConnectorOptions, type EntraConnector } from '../../../workers/entra/index.js';
 import type { SyncClientOptions } from '../../../producers/client-options.js';
 import { startHarness, type Harness } from '../../helpers/harness.js';
-import { deletePrefix, uniquePrefix, workerRedis } from '../../helpers/redis.js';
 
 export const DOMAIN = DEFAULT_DOMAIN;
 
@@ -31,7 +30,7 @@ export function entraConfig(em: EntraEmulator, overrides: Partial<EntraConfig> =
 export interface Setup {
   h: Harness;
   connector: EntraConnector;
-  /** The connector's Redis (write budget, delta link, photo hashes) and its prefix. */
+  /** The connector's Redis (write budget, delta link, photo hashes) and its prefix: the harness's. */
   redis: Redis;
   prefix: string;
   close(): Promise<void>;
@@ -47,30 +46,27 @@ export interface SetupOptions {
 
 /** The real connector in a harness; `close()` closes both and deletes the connector's keys. */
 export async function setup(em: EntraEmulator, overrides: Partial<EntraConfig> = {}, options: SetupOptions = {}): Promise<Setup> {
-  const redis = workerRedis();
-  const prefix = uniquePrefix('entra-conn');
-  const connector = await createEntraConnector(entraConfig(em, overrides), {
-    redis,
-    prefix,
-    consistency: { attempts: 10, delayMs: 50 },
-    ...(options.logger && { logger: options.logger }),
-    ...options.connector,
-  });
+  let connector!: EntraConnector;
   const h = await startHarness({
-    connector,
+    connector: async ({ redis, prefix }) =>
+      (connector = await createEntraConnector(entraConfig(em, overrides), {
+        redis,
+        prefix,
+        consistency: { attempts: 10, delayMs: 50 },
+        ...(options.logger && { logger: options.logger }),
+        ...options.connector,
+      })),
     worker: { ...options.worker, ...(options.logger && { logger: options.logger }) },
     ...(options.client && { client: options.client }),
   });
   return {
     h,
     connector,
-    redis,
-    prefix,
+    redis: h.redis,
+    prefix: h.prefix,
     async close() {
       await h.close();
       await connector.close();
-      await deletePrefix(redis, prefix);
-      await redis.quit();
     },
   };
 }
