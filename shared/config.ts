@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { InvalidEnvironmentError, type ValidationIssue } from './errors.js';
 import { Keyring, parseKey } from './crypto.js';
-import { TARGETS, type Target } from './jobs.js';
+import { APP_FIELDS, TARGETS, type AppField, type Target } from './jobs.js';
+import { validate as validateCron } from 'node-cron';
 
 /**
  * The one configuration module: environment variables in, a frozen typed config out.
@@ -71,6 +72,48 @@ const roleMap = z.string().transform((v, ctx) => {
   return z.NEVER;
 });
 
+// APP_USERS_COLUMNS: JSON object, idsync field → column name of the application's users table.
+const columnMap = z.string().transform((v, ctx) => {
+  try {
+    const parsed = z.record(z.string().min(1), z.string().min(1)).safeParse(JSON.parse(v));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // falls through to the issue below
+  }
+  ctx.addIssue({ code: 'custom', message: 'expected a JSON object of idsync field → column name, e.g. {"id":"uid","username":"login","email":"mail"}' });
+  return z.NEVER;
+});
+
+// SYNC_AUTHORITY_<TARGET>: JSON object, attribute → "app" or "target" (which side wins it).
+const authorityMap = z.string().transform((v, ctx) => {
+  try {
+    const parsed = z.record(z.enum(APP_FIELDS), z.enum(['app', 'target'])).safeParse(JSON.parse(v));
+    if (parsed.success) return parsed.data;
+  } catch {
+    // falls through to the issue below
+  }
+  ctx.addIssue({ code: 'custom', message: `expected a JSON object of attribute → "app" or "target", attributes among ${APP_FIELDS.join(', ')}` });
+  return z.NEVER;
+});
+
+const cronExpression = z.string().trim().refine((v) => v === 'off' || validateCron(v), 'expected a cron expression (5 or 6 fields, e.g. "0 2 * * *") or "off"');
+
+const timezone = z.string().trim().refine((v) => {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: v });
+    return true;
+  } catch {
+    return false;
+  }
+}, 'expected an IANA time zone, e.g. UTC or Europe/Berlin');
+
+const matchList = z.string().transform((v, ctx) => {
+  const names = v.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = names.filter((n) => !['username', 'email'].includes(n));
+  if (bad.length || !names.length) ctx.addIssue({ code: 'custom', message: 'expected a comma-separated list of username, email' });
+  return names as ('username' | 'email')[];
+});
+
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
 /** The variables idsync reads, each with its default. */
@@ -119,6 +162,22 @@ const envSchema = z.object({
   }).optional(),
   ENTRA_UPN_DOMAIN: z.string().trim().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'expected a domain name, e.g. contoso.onmicrosoft.com').optional(),
   ENTRA_MAPPING_MODULE: z.string().min(1).optional(),
+  APP_DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  APP_USERS_TABLE: z.string().trim().regex(/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/, 'expected a table name, optionally schema-qualified (schema.table)').default('idsync_users'),
+  APP_USERS_COLUMNS: columnMap.optional(),
+  APP_EMBEDDED_DB_DIR: z.string().trim().min(1).default('.idsync/app-db'),
+  APP_WEBHOOK_URL: url(['http:', 'https:']).optional(),
+  APP_WEBHOOK_SECRET: z.string().min(16, 'expected at least 16 characters').optional(),
+  APP_CONCURRENCY: intFrom(1, 1000).default(10),
+  SYNC_DELETE_THRESHOLD: intFrom(0).default(500),
+  SYNC_DELETE_THRESHOLD_PERCENT: z.string().trim().regex(/^\d+(\.\d+)?$/, 'expected a percentage from 0 to 100').transform(Number).pipe(z.number().max(100, 'expected at most 100')).default(5),
+  SYNC_MATCH_ATTRIBUTES: matchList.optional(),
+  SYNC_IMPORT_UNMATCHED: z.enum(['true', 'false']).transform((v) => v === 'true').default(true),
+  SYNC_AUTHORITY_CROWD: authorityMap.optional(),
+  SYNC_AUTHORITY_ENTRA: authorityMap.optional(),
+  SYNC_FULL_SCHEDULE: cronExpression.default('0 2 * * *'),
+  SYNC_INCREMENTAL_SCHEDULE: cronExpression.default('*/15 * * * *'),
+  IDSYNC_TIMEZONE: timezone.default('UTC'),
 });
 
 export interface CrowdConfig {
@@ -157,6 +216,43 @@ export interface EntraConfig {
   mappingModule: string | undefined;
 }
 
+/** Where pulled changes land: the application's users table, or its webhook. */
+export type AppConfig =
+  | { kind: 'sql'; databaseUrl: string; table: string; columns: Readonly<Record<string, string>> | undefined; concurrency: number }
+  | { kind: 'embedded'; dataDir: string; table: string; columns: Readonly<Record<string, string>> | undefined; concurrency: number }
+  | { kind: 'webhook'; url: string; secret: string; concurrency: number };
+
+/** Which side wins an attribute of a linked user. */
+export type Authority = 'app' | 'target';
+
+export interface SyncConfig {
+  /** Planned removals above this many users stage the plan for an operator. */
+  deleteThreshold: number;
+  /** … or above this percentage of the linked population. */
+  deleteThresholdPercent: number;
+  /** App attributes that pair an unlinked remote user with an app user, case-insensitively, in order. */
+  matchAttributes: readonly ('username' | 'email')[];
+  /** Remote users that match nobody are imported into the application. */
+  importUnmatched: boolean;
+  /** Per target, attribute → the side that wins it (defaults filled in). */
+  authority: Readonly<Record<Target, Readonly<Record<AppField, Authority>>>>;
+  /** Cron expressions in `timezone`; undefined = off. */
+  fullSchedule: string | undefined;
+  incrementalSchedule: string | undefined;
+  timezone: string;
+}
+
+/**
+ * Defaults (design decision 9): the application wins every attribute it pushes; Entra wins
+ * the photo; Crowd's groups win the application's roles (through CROWD_ROLE_MAP).
+ */
+export function defaultAuthority(target: Target): Record<AppField, Authority> {
+  const out = Object.fromEntries(APP_FIELDS.map((f) => [f, 'app'])) as Record<AppField, Authority>;
+  if (target === 'entra') out.photo = 'target';
+  if (target === 'crowd') out.roles = 'target';
+  return out;
+}
+
 export interface IdsyncConfig {
   redisUrl: string;
   prefix: string;
@@ -176,6 +272,8 @@ export interface IdsyncConfig {
   audit: { maxEntries: number; maxAgeMs: number };
   crowd: CrowdConfig | undefined;
   entra: EntraConfig | undefined;
+  app: AppConfig;
+  sync: SyncConfig;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -217,7 +315,29 @@ export function loadConfig(env: Env = process.env): IdsyncConfig {
   if (e.IDSYNC_PREVIOUS_SECRET_KEYS?.length && !e.IDSYNC_SECRET_KEY) {
     problems.push({ path: 'IDSYNC_SECRET_KEY', message: 'required when IDSYNC_PREVIOUS_SECRET_KEYS is set' });
   }
+  if (e.APP_WEBHOOK_URL && !e.APP_WEBHOOK_SECRET) problems.push({ path: 'APP_WEBHOOK_SECRET', message: 'required when APP_WEBHOOK_URL is set (requests are signed with it)' });
+  if (e.APP_WEBHOOK_URL && e.APP_DATABASE_URL) problems.push({ path: 'APP_WEBHOOK_URL', message: 'set either APP_WEBHOOK_URL or APP_DATABASE_URL, not both' });
   if (problems.length) throw new InvalidEnvironmentError(problems);
+
+  const appTable = { table: e.APP_USERS_TABLE, columns: e.APP_USERS_COLUMNS, concurrency: e.APP_CONCURRENCY };
+  const app: AppConfig = e.APP_WEBHOOK_URL
+    ? { kind: 'webhook', url: e.APP_WEBHOOK_URL, secret: e.APP_WEBHOOK_SECRET!, concurrency: e.APP_CONCURRENCY }
+    : e.APP_DATABASE_URL
+      ? { kind: 'sql', databaseUrl: e.APP_DATABASE_URL, ...appTable }
+      : { kind: 'embedded', dataDir: e.APP_EMBEDDED_DB_DIR, ...appTable };
+  const sync: SyncConfig = {
+    deleteThreshold: e.SYNC_DELETE_THRESHOLD,
+    deleteThresholdPercent: e.SYNC_DELETE_THRESHOLD_PERCENT,
+    matchAttributes: e.SYNC_MATCH_ATTRIBUTES ?? ['username', 'email'],
+    importUnmatched: e.SYNC_IMPORT_UNMATCHED,
+    authority: {
+      crowd: { ...defaultAuthority('crowd'), ...e.SYNC_AUTHORITY_CROWD },
+      entra: { ...defaultAuthority('entra'), ...e.SYNC_AUTHORITY_ENTRA },
+    },
+    fullSchedule: e.SYNC_FULL_SCHEDULE === 'off' ? undefined : e.SYNC_FULL_SCHEDULE,
+    incrementalSchedule: e.SYNC_INCREMENTAL_SCHEDULE === 'off' ? undefined : e.SYNC_INCREMENTAL_SCHEDULE,
+    timezone: e.IDSYNC_TIMEZONE,
+  };
 
   const crowd: CrowdConfig | undefined =
     e.CROWD_URL && e.CROWD_APP_NAME && e.CROWD_APP_PASSWORD
@@ -274,6 +394,8 @@ export function loadConfig(env: Env = process.env): IdsyncConfig {
     audit: { maxEntries: e.IDSYNC_AUDIT_MAX_ENTRIES, maxAgeMs: e.IDSYNC_AUDIT_MAX_AGE_DAYS * 86_400_000 },
     crowd,
     entra,
+    app,
+    sync,
   });
 }
 

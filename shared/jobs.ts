@@ -28,7 +28,19 @@ export const JOB_NAMES = {
   provision: 'provision',
   fullSync: 'full-sync',
   applyUser: 'apply-user',
+  pullChanges: 'pull-changes',
 } as const;
+
+/**
+ * Who asked for a push. Live events must be newer than what was applied; provisioning, full
+ * syncs and replays re-assert the application's current state, so an equal version passes
+ * (a remote edited behind idsync's back is put right even though the app did not change).
+ */
+export const PUSH_ORIGINS = ['event', 'provision', 'sync', 'replay'] as const;
+export type PushOrigin = (typeof PUSH_ORIGINS)[number];
+
+/** BullMQ priority of bulk work (provisioning, plan apply): live events (no priority) always go first. */
+export const BULK_PRIORITY = 10;
 
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
 const optionalText = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`).optional();
@@ -67,11 +79,12 @@ const targetSchema = z.enum(TARGETS);
 const envelope = { schemaVersion: z.literal(SCHEMA_VERSION), enqueuedAt: z.number().int() };
 
 export const pushUserDataSchema = z.discriminatedUnion('op', [
-  z.object({ ...envelope, op: z.literal('upsert'), user: userSnapshotSchema.required({ version: true }) }),
+  z.object({ ...envelope, op: z.literal('upsert'), user: userSnapshotSchema.required({ version: true }), origin: z.enum(PUSH_ORIGINS).optional() }),
   z.object({
     ...envelope,
     op: z.literal('delete'),
     user: userRefSchema.extend({ version: z.number().int().nonnegative() }),
+    origin: z.enum(PUSH_ORIGINS).optional(),
   }),
 ]);
 export type PushUserData = z.infer<typeof pushUserDataSchema>;
@@ -94,19 +107,37 @@ export const pullUserDataSchema = z.object({
 });
 export type PullUserData = z.infer<typeof pullUserDataSchema>;
 
+/**
+ * `to-target`: push application users (`{ ids }` = app user ids, or `'all'`) to the targets.
+ * `from-target`: import remote users into the application (`{ remoteIds }` = Crowd names or
+ * keys, Entra object ids or UPNs; `{ ids }` = linked app users, re-read; or `'all'`).
+ */
+export const provisionScopeSchema = z.union([
+  z.literal('all'),
+  z.object({ ids: z.array(userIdSchema).min(1).max(100_000) }),
+  z.object({ remoteIds: z.array(z.string().trim().min(1).max(1024)).min(1).max(100_000) }),
+]);
+export type ProvisionScope = z.infer<typeof provisionScopeSchema>;
+
 export const provisionDataSchema = z.object({
   ...envelope,
-  scope: z.union([z.literal('all'), z.object({ ids: z.array(userIdSchema).min(1).max(100_000) })]),
+  scope: provisionScopeSchema,
   targets: z.array(targetSchema).min(1),
+  direction: z.enum(['to-target', 'from-target']).default('to-target'),
 });
 export type ProvisionData = z.infer<typeof provisionDataSchema>;
 
+/**
+ * `plan` / `dry-run`: compute and store a plan, apply nothing. `apply`: plan, then apply
+ * unless the plan is staged. With `planId`, apply (or finish applying) that stored plan.
+ */
 export const fullSyncDataSchema = z.object({
   ...envelope,
   targets: z.array(targetSchema).min(1),
   mode: z.enum(['plan', 'apply', 'dry-run']),
   /** The cron slot this run belongs to, for one enqueue per slot across replicas. */
   slot: z.string().optional(),
+  planId: z.string().min(1).max(200).optional(),
 });
 export type FullSyncData = z.infer<typeof fullSyncDataSchema>;
 
@@ -133,12 +164,37 @@ export const remoteUserSchema = z.object({
 });
 export type RemoteUser = z.infer<typeof remoteUserSchema>;
 
+/** Incremental pull between full syncs: Graph delta round, Crowd changed-since. */
+export const pullChangesDataSchema = z.object({
+  ...envelope,
+  targets: z.array(targetSchema).min(1),
+  slot: z.string().optional(),
+});
+export type PullChangesData = z.infer<typeof pullChangesDataSchema>;
+
+/** Application-side fields a pulled change may set. */
+export const APP_FIELDS = ['username', 'email', 'firstName', 'lastName', 'displayName', 'active', 'groups', 'roles', 'attributes', 'photo'] as const;
+export type AppField = (typeof APP_FIELDS)[number];
+
+/**
+ * What the application should do with a remote user:
+ * - `pull`: take the attributes the target is the authority for (roles, photo, …);
+ * - `update`: take `fields` (a plan's appUpdate);
+ * - `import`: create the application user from the remote one (or adopt the one with the
+ *   same username / e-mail), then link it;
+ * - `disable`: deactivate the application user (a plan's appDisable).
+ */
 export const applyUserDataSchema = z.object({
   ...envelope,
   appUserId: userIdSchema.optional(),
   /** `null` = the user no longer exists on the source target. */
   remote: remoteUserSchema.nullable(),
   source: targetSchema,
+  action: z.enum(['pull', 'update', 'import', 'disable']).default('pull'),
+  /** For `update`: the fields to take from the remote user. */
+  fields: z.array(z.enum(APP_FIELDS)).optional(),
+  /** The plan this change belongs to, for the audit log and the per-user trace. */
+  planId: z.string().optional(),
 });
 export type ApplyUserData = z.infer<typeof applyUserDataSchema>;
 
@@ -146,7 +202,7 @@ export type ApplyUserData = z.infer<typeof applyUserDataSchema>;
 export const JOB_SCHEMAS = {
   crowd: { 'push-user': pushUserDataSchema, 'set-password': setPasswordDataSchema, 'pull-user': pullUserDataSchema },
   entra: { 'push-user': pushUserDataSchema, 'set-password': setPasswordDataSchema, 'pull-user': pullUserDataSchema },
-  sync: { provision: provisionDataSchema, 'full-sync': fullSyncDataSchema },
+  sync: { provision: provisionDataSchema, 'full-sync': fullSyncDataSchema, 'pull-changes': pullChangesDataSchema },
   app: { 'apply-user': applyUserDataSchema },
 } as const;
 
@@ -172,6 +228,7 @@ export const dedupId = {
   push: (userId: string) => `push-user-${userId}`,
   password: (userId: string) => `set-password-${userId}`,
   pull: (userId: string) => `pull-user-${userId}`,
+  apply: (source: Target, key: string) => `apply-user-${source}-${key}`,
 };
 
 /** The associated data that binds a password envelope to one (target, user). */

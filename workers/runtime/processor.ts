@@ -73,7 +73,10 @@ export function createProcessor(deps: ProcessorDeps) {
       if (job.name === JOB_NAMES.pushUser) {
         const push = data as PushUserData;
         operation = push.op;
-        if (link?.version !== undefined && push.user.version <= link.version) {
+        // Live events must be newer than what was applied; provisioning, syncs and replays
+        // re-assert the app's current state, so the same version passes for them.
+        const reassert = push.origin !== undefined && push.origin !== 'event';
+        if (link?.version !== undefined && (reassert ? push.user.version < link.version : push.user.version <= link.version)) {
           const reason = `stale: version ${push.user.version} is not newer than applied version ${link.version}`;
           logger.info({ version: push.user.version, appliedVersion: link.version }, 'skipped stale snapshot');
           await record('skipped', { error: reason });
@@ -105,7 +108,7 @@ export function createProcessor(deps: ProcessorDeps) {
         const remote = await connector.getUser(pull.user, context);
         if (remote) await links.update(target, pull.user.id, { remoteId: remote.remoteId, remoteName: remote.username });
         if (pull.mode === 'pull') {
-          const apply: ApplyUserData = { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), appUserId: pull.user.id, remote, source: target };
+          const apply: ApplyUserData = { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), appUserId: pull.user.id, remote, source: target, action: 'pull' };
           await deps.appQueue.add(JOB_NAMES.applyUser, apply, { removeOnComplete: { age: 3600 }, removeOnFail: { age: 30 * 86_400 }, attempts: job.opts.attempts ?? 1 });
         }
         result = { outcome: 'applied', operation: 'pull', remote };
