@@ -243,3 +243,26 @@ export function parseJobData<Q extends keyof Schemas>(queue: Q, name: string, da
   if (!schema) throw new Error(`unknown job name "${name}" on queue "${queue}"`);
   return schema.parse(data) as JobMap[Q][keyof JobMap[Q]];
 }
+
+/**
+ * Progress of long sync-queue work (provision, full sync), in users, kept on the job
+ * (`job.progress`) so the CLI, the client and the dashboard read one shape.
+ */
+export interface SyncProgress {
+  phase: 'listing' | 'planning' | 'applying' | 'done';
+  /** Users handled so far in this phase. */
+  done: number;
+  /** Users this phase will handle; undefined while still counting. */
+  total?: number;
+  /** Estimated milliseconds left, from the rate so far; undefined until it can be told. */
+  etaMs?: number;
+  target?: Target;
+}
+
+/** What a finished `provision` job returns. */
+export interface ProvisionResult {
+  direction: 'to-target' | 'from-target';
+  /** Per target: users taken into account, jobs that succeeded, were skipped, failed. */
+  targets: Partial<Record<Target, { users: number; succeeded: number; skipped: number; failed: number }>>;
+  durationMs: number;
+}
