@@ -3,20 +3,62 @@ import { Command } from 'commander';
 import { InvalidEnvironmentError } from '../shared/errors.js';
 import { runWorkers } from '../cli/worker.js';
 import { emulateCrowd, emulateEntra } from '../cli/emulate.js';
+import { runScheduler } from '../cli/scheduler.js';
 import { start } from '../cli/start.js';
+import { syncApprove, syncReject, syncRun, syncShow, type SyncCommandOptions } from '../cli/sync.js';
 
 const program = new Command('idsync').description('Keeps application users in step with Atlassian Crowd and Microsoft Entra ID.');
 
 program
   .command('start')
-  .description('run the whole system for the configured targets (none configured: against the built-in emulators)')
+  .description('run the whole system for the configured targets (none configured: against the built-in emulators and an embedded application store)')
   .action(() => start());
 
 program
   .command('worker')
-  .description('run the workers of the given targets (default: every configured target)')
-  .argument('[targets...]', 'crowd, entra')
-  .action((targets: string[]) => runWorkers(targets));
+  .description('run workers: the given targets and processors, or every configured target plus the sync and app processors')
+  .argument('[names...]', 'crowd, entra, sync, app')
+  .action(async (names: string[]) => void (await runWorkers(names)));
+
+program
+  .command('scheduler')
+  .description('run the scheduler alone: nightly full syncs and incremental pulls, one enqueue per slot across replicas')
+  .action(() => runScheduler());
+
+const sync = program.command('sync').description('full syncs: plan, run, show, approve, reject (exit codes: 0 done, 1 failed, 3 staged for approval)');
+const exitWith = (run: Promise<number>) => run.then((code) => process.exit(code));
+sync
+  .command('plan')
+  .description('compute and store a plan for the target; apply nothing')
+  .argument('<target>', 'crowd or entra')
+  .option('--json', 'print one JSON object')
+  .action((target: string, o: SyncCommandOptions) => exitWith(syncRun(target, 'plan', o)));
+sync
+  .command('run')
+  .description('plan, then apply unless the plan is staged (or --dry-run)')
+  .argument('<target>', 'crowd or entra')
+  .option('--dry-run', 'plan only; the plan is never applied')
+  .option('--json', 'print one JSON object')
+  .action((target: string, o: SyncCommandOptions) => exitWith(syncRun(target, 'apply', o)));
+sync
+  .command('show')
+  .description('a plan with its per-user entries and diffs')
+  .argument('<planId>')
+  .option('--json', 'print one JSON object')
+  .option('--limit <n>', 'entries to show (default 100)')
+  .action((planId: string, o: SyncCommandOptions) => exitWith(syncShow(planId, o)));
+sync
+  .command('approve')
+  .description('approve a staged plan and apply it')
+  .argument('<planId>')
+  .option('--json', 'print one JSON object')
+  .action((planId: string, o: SyncCommandOptions) => exitWith(syncApprove(planId, o)));
+sync
+  .command('reject')
+  .description('reject a staged plan; nothing of it is applied')
+  .argument('<planId>')
+  .option('--json', 'print one JSON object')
+  .action((planId: string, o: SyncCommandOptions) => exitWith(syncReject(planId, o)));
 
 const emulate = program.command('emulate').description('run an emulator of a remote system (for tests, demos and benchmarks)');
 emulate

@@ -1,23 +1,41 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
+import { Queue } from 'bullmq';
 import { crowdEnv, startCrowdEmulator } from '../emulators/crowd/index.js';
-import { ensureCertificateAuthority, entraEnv, startEntraEmulator } from '../emulators/entra/index.js';
+import { DEFAULT_DOMAIN, ensureCertificateAuthority, entraEnv, startEntraEmulator } from '../emulators/entra/index.js';
 import { loadConfig, type Env } from '../shared/config.js';
+import { JOB_NAMES, QUEUES, SCHEMA_VERSION, type Target } from '../shared/jobs.js';
 import { createLogger } from '../shared/logger.js';
+import { createRedis, whenReady } from '../shared/redis.js';
+import { startScheduler } from '../producers/scheduler/index.js';
+import { openDirectory } from '../workers/app/open.js';
+import type { UserDirectory } from '../workers/app/directory.js';
 import { runWorkers } from './worker.js';
 
 /** Where the zero-config run keeps the Entra emulator's certificate authority. */
 export const EMULATOR_STATE_DIR = '.idsync/entra';
 
+/** The embedded application store's sample users, created once when it is empty. */
+export const SAMPLE_USERS = [
+  { username: 'alice', email: 'alice@example.com', firstName: 'Alice', lastName: 'Archer' },
+  { username: 'bob', email: 'bob@example.com', firstName: 'Bob', lastName: 'Baker' },
+  { username: 'carol', email: 'carol@example.com', firstName: 'Carol', lastName: 'Cook' },
+] as const;
+
+/** An Entra user the application does not have: the first full sync imports it. */
+export const ENTRA_ONLY_USER = { userPrincipalName: `erin@${DEFAULT_DOMAIN}`, displayName: 'Erin Entra', givenName: 'Erin', surname: 'Entra', mail: 'erin@example.com' };
+
 /**
- * `idsync start`: with target settings, runs their workers. With none, runs the whole
- * system against the built-in Crowd and Entra emulators, so a fresh checkout does
- * something real with no configuration.
+ * `idsync start`: every worker and processor, the scheduler, for the configured targets. With
+ * none, the whole system against the built-in Crowd and Entra emulators and an embedded
+ * application store with sample users, which a first full sync pushes to both emulators
+ * (and which imports the emulator's Entra-only user), so a fresh checkout does something
+ * real with no configuration.
  */
 export async function start(env: Env = process.env): Promise<void> {
   const config = loadConfig(env);
-  if (config.targets.length > 0) return runWorkers([], env);
+  if (config.targets.length > 0) return runAll(env, false);
 
   // Node trusts extra CAs only from NODE_EXTRA_CA_CERTS at process start, and both
   // @azure/identity and the Graph client need to trust the emulator's CA, so the
@@ -28,18 +46,53 @@ export async function start(env: Env = process.env): Promise<void> {
   const logger = createLogger(config.log);
   const crowd = await startCrowdEmulator();
   const entra = await startEntraEmulator({ stateDir: EMULATOR_STATE_DIR });
+  entra.seed({ users: [ENTRA_ONLY_USER] });
   logger.info({ crowd: crowd.info.baseUrl, graph: entra.info.graphBaseUrl, authority: entra.info.authorityHost }, 'no targets configured: running against the built-in emulators');
-  await runWorkers([], {
+  await runAll({
     ...env,
     ...crowdEnv(crowd.info),
     ...entraEnv(entra.info),
     // An ephemeral key: password jobs from this run are readable only by this run.
     IDSYNC_SECRET_KEY: env.IDSYNC_SECRET_KEY || randomBytes(32).toString('base64'),
-  });
+  }, true);
   logger.info(
-    { crowdAdmin: crowd.adminUrl, entraAdmin: entra.adminUrl, entraCaFile: entra.info.caFile },
-    "try it: createSyncClient({ targets: ['crowd', 'entra'] }).userChanged({ id: '1', username: 'alice', email: 'alice@example.com' })",
+    { crowdAdmin: crowd.adminUrl, entraAdmin: entra.adminUrl, entraCaFile: entra.info.caFile, appStore: config.app.kind === 'embedded' ? config.app.dataDir : config.app.kind },
+    "try it: createSyncClient({ targets: ['crowd', 'entra'] }).userChanged({ id: '1', username: 'alice', email: 'alice@example.com' }), or npx idsync sync plan entra",
   );
+}
+
+async function runAll(env: Env, demo: boolean): Promise<void> {
+  const config = loadConfig(env);
+  const logger = createLogger(config.log);
+  const directory = await openDirectory(config.app);
+  if (demo) await addSampleUsers(directory);
+  const workers = await runWorkers([], env, { directory, signals: false });
+  const redis = createRedis(config.redisUrl, 'producer');
+  redis.on('error', (err) => logger.warn({ err: err.message }, 'scheduler redis error'));
+  await whenReady(redis);
+  const scheduler = await startScheduler({ connection: redis, prefix: config.prefix, targets: config.targets, sync: config.sync, logger, attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs });
+  logger.info({ next: scheduler.nextSlots().map((s) => ({ name: s.name, at: s.at.toISOString() })) }, 'scheduler running');
+  if (demo) await initialSync(redis, config.prefix, config.targets, logger);
+  const stop = async () => {
+    await scheduler.close();
+    redis.disconnect();
+    await workers.close();
+  };
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop().then(() => process.exit(0), () => process.exit(1)));
+}
+
+async function addSampleUsers(directory: UserDirectory): Promise<void> {
+  for await (const page of directory.list({ pageSize: 1 })) if (page.length) return;
+  for (const u of SAMPLE_USERS) await directory.apply({ values: { ...u, active: true }, source: 'crowd' });
+}
+
+async function initialSync(redis: ReturnType<typeof createRedis>, prefix: string, targets: readonly Target[], logger: ReturnType<typeof createLogger>): Promise<void> {
+  const queue = new Queue(QUEUES.sync, { connection: redis, prefix });
+  for (const target of targets) {
+    await queue.add(JOB_NAMES.fullSync, { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), targets: [target], mode: 'apply' }, { jobId: `initial-full-sync-${target}-${Date.now()}`, removeOnComplete: { age: 86_400 } });
+  }
+  await queue.close();
+  logger.info({ targets }, 'first full sync enqueued: the sample users go to the emulators, the Entra-only user comes into the application store');
 }
 
 function reexecTrusting(caFile: string): Promise<void> {

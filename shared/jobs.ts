@@ -195,6 +195,11 @@ export const applyUserDataSchema = z.object({
   fields: z.array(z.enum(APP_FIELDS)).optional(),
   /** The plan this change belongs to, for the audit log and the per-user trace. */
   planId: z.string().optional(),
+  /**
+   * For `import`: the application username the source's naming rule maps back to (an Entra
+   * UPN `bob@contoso.com` made by the default rule comes back as `bob`). Default: remote.username.
+   */
+  appUsername: text(255).optional(),
 });
 export type ApplyUserData = z.infer<typeof applyUserDataSchema>;
 

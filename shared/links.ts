@@ -1,5 +1,6 @@
+import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { Target } from './jobs.js';
+import type { RemoteUser, Target } from './jobs.js';
 
 /**
  * The link store (design decision 3): app user id ↔ the user's stable id on each
@@ -133,4 +134,16 @@ export class LinkStore {
       }
     } while (cursor !== '0');
   }
+}
+
+/**
+ * The hash of a remote user as read (the link's `readHash`): when an incremental pull sees the
+ * same hash again, nothing changed since idsync last applied it (for instance, the pull sees
+ * idsync's own write), so it is an echo and nothing is applied. The photo counts by its hash.
+ */
+export function remoteHash(remote: RemoteUser): string {
+  const { photo, target: _t, ...rest } = remote;
+  const canonical: unknown[] = Object.keys(rest).sort().map((k) => [k, rest[k as keyof typeof rest]]);
+  canonical.push(['photo', photo === undefined ? '-' : photo === null ? null : photo.hash]);
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('base64url').slice(0, 32);
 }

@@ -1,5 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqlDirectory } from '../../workers/app/sql/index.js';
 import { createInterface } from 'node:readline';
 import { Queue, QueueEvents } from 'bullmq';
 import { DEFAULT_CLIENT_ID, DEFAULT_CLIENT_SECRET, DEFAULT_TENANT_ID } from '../../emulators/entra/index.js';
@@ -16,15 +20,27 @@ describe('idsync start with no configuration', () => {
   const redis = workerRedis();
   let child: ChildProcess;
   const logs: Array<Record<string, unknown>> = [];
+  const appDb = mkdtempSync(join(tmpdir(), 'idsync-app-db-'));
 
   afterAll(async () => {
+    rmSync(appDb, { recursive: true, force: true });
     if (child && child.exitCode === null) child.kill('SIGKILL');
     await deletePrefix(redis, prefix);
     await redis.quit();
   });
 
-  it('runs the workers against the emulators, applies a pushed user, and stops cleanly on SIGTERM', async () => {
-    const env: Record<string, string | undefined> = { ...process.env, IDSYNC_PREFIX: prefix, IDSYNC_HEALTH_PORT: '0', IDSYNC_LOG_FORMAT: 'json' };
+  it('syncs the sample users both ways, applies a pushed user, and stops cleanly on SIGTERM', async () => {
+    const env: Record<string, string | undefined> = { ...process.env, IDSYNC_PREFIX: prefix, IDSYNC_HEALTH_PORT: '0', IDSYNC_LOG_FORMAT: 'json', APP_EMBEDDED_DB_DIR: appDb };
+    // The first full sync of each target is announced on the sync queue's event stream.
+    const syncEvents = new QueueEvents('sync', { connection: { url: REDIS_URL }, prefix });
+    await syncEvents.waitUntilReady();
+    const firstSyncs = new Promise<string[]>((resolve) => {
+      const done: string[] = [];
+      syncEvents.on('completed', ({ jobId }) => {
+        if (jobId.startsWith('initial-full-sync-')) done.push(jobId);
+        if (done.length === 2) resolve(done);
+      });
+    });
     for (const key of Object.keys(env)) if (/^(CROWD_|ENTRA_|GRAPH_|IDSYNC_TARGETS|IDSYNC_SECRET_KEY)/.test(key)) delete env[key];
     child = spawn(process.execPath, ['--import', 'tsx', 'bin/idsync.ts', 'start'], { env, stdio: ['ignore', 'pipe', 'inherit'] });
     const running = new Promise<void>((resolve, reject) => {
@@ -41,6 +57,10 @@ describe('idsync start with no configuration', () => {
     const targets = logs.find((l) => l.msg === 'idsync workers running')!.targets as string[];
 
     expect(targets).toEqual(['crowd', 'entra']);
+
+    // The sample users reach both emulators through the first full syncs, before anything else is pushed.
+    expect(await firstSyncs).toHaveLength(2);
+    await syncEvents.close();
 
     const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd', 'entra'] });
     const results: Record<string, { remoteId?: string }> = {};
@@ -81,8 +101,24 @@ describe('idsync start with no configuration', () => {
     expect(graphUser.status).toBe(200);
     expect(await graphUser.json()).toMatchObject({ givenName: 'Start', surname: 'User', accountEnabled: true });
 
+    const alice = await fetch(`${crowd}rest/usermanagement/1/user?username=alice`, {
+      headers: { accept: 'application/json', authorization: `Basic ${Buffer.from('idsync:idsync-secret').toString('base64')}` },
+    });
+    expect(await alice.json()).toMatchObject({ name: 'alice', email: 'alice@example.com' });
+
     child.kill('SIGTERM');
     const [code] = await once(child, 'exit');
     expect(code).toBe(0);
-  });
+
+    // The Entra-only user was imported into the embedded store (read once the process let go of it).
+    const store = await openSqlDirectory({ engine: { kind: 'pglite', dataDir: appDb } });
+    try {
+      const users = [];
+      for await (const page of store.list()) users.push(...page);
+      expect(users.map((u) => u.username).sort()).toEqual(['alice', 'bob', 'carol', 'erin']);
+      expect(users.find((u) => u.username === 'erin')).toMatchObject({ email: 'erin@example.com', firstName: 'Erin', lastName: 'Entra' });
+    } finally {
+      await store.close();
+    }
+  }, 120_000);
 });

@@ -2,7 +2,7 @@ import { TransientError } from '../../shared/errors.js';
 import type { Link } from '../../shared/links.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RemoteUser, UserRef, UserSnapshot } from '../../shared/jobs.js';
-import type { ApplyResult, ConnectorContext, Operation, TargetConnector } from '../runtime/connector.js';
+import type { ApplyResult, ConnectorContext, ListRemoteUsersOptions, Operation, RemoteChange, SyncConnector } from '../runtime/connector.js';
 import { uniqueCaseless } from '../runtime/mapping-module.js';
 import { randomPassword } from '../runtime/passwords.js';
 import type { CallOptions, CrowdClient } from './client.js';
@@ -37,7 +37,7 @@ export interface CrowdConnectorDeps {
  * sent only for what differs; renames are `POST /user/rename`, so the key and the link
  * survive them.
  */
-export class CrowdConnector implements TargetConnector {
+export class CrowdConnector implements SyncConnector {
   readonly target = 'crowd' as const;
   readonly #client: CrowdClient;
   readonly #mapping: CrowdMapping;
@@ -122,9 +122,47 @@ export class CrowdConnector implements TargetConnector {
     this.#client.close();
   }
 
-  /** Every Crowd user, in name order, one search page at a time. */
-  listUsers(options: ListUsersOptions = {}): AsyncIterableIterator<RemoteUser> {
-    return listUsers(this.#pull, options);
+  /** Every Crowd user with attributes, in name order, one search page at a time. */
+  listUsers(options: ListUsersOptions & ListRemoteUsersOptions = {}): AsyncIterableIterator<RemoteUser> {
+    return listUsers(this.#pull, { attributes: true, ...options });
+  }
+
+  /**
+   * Users updated since the bookmark; without one, every user after a `resync`. Crowd does not
+   * report deletions here, so removals are left to full syncs (absence is not deletion).
+   */
+  async *listChanges(options: { since: Date | undefined; abortSignal?: AbortSignal }): AsyncIterableIterator<RemoteChange> {
+    const users = options.since
+      ? this.listUsersChangedSince(options.since, { attributes: true, groups: this.#rolesMapped(), overlapMs: 1000, abortSignal: options.abortSignal })
+      : this.listUsers({ groups: this.#rolesMapped(), abortSignal: options.abortSignal });
+    if (!options.since) yield { type: 'resync', reason: 'initial' };
+    for await (const user of users) yield { type: 'upsert', user };
+  }
+
+  /** By name, else by key. */
+  async readUser(idOrName: string, options: { abortSignal?: AbortSignal } = {}): Promise<RemoteUser | null> {
+    const read = { abortSignal: options.abortSignal, attributes: true };
+    const user = (await this.#client.getUser({ username: idOrName }, read)) ?? (idOrName.includes(':') ? await this.#client.getUser({ key: idOrName }, read) : null);
+    return user ? toRemoteWithGroups(this.#pull, user, read) : null;
+  }
+
+  async expectedRemote(snapshot: UserSnapshot & { version: number }): Promise<Omit<RemoteUser, 'remoteId'>> {
+    const desired = await this.#mapping.toCrowd(snapshot);
+    const b = desired.body;
+    const user: CrowdUser = {
+      name: b.name, key: undefined, firstName: b['first-name'], lastName: b['last-name'], displayName: b['display-name'],
+      email: b.email, active: b.active, attributes: desired.attributes, updatedAt: undefined,
+    };
+    const { remoteId: _id, ...remote } = await this.#mapping.toRemote(user, desired.groups ? { groups: desired.groups } : {});
+    return remote;
+  }
+
+  async appUsername(remote: RemoteUser): Promise<string> {
+    return remote.username;
+  }
+
+  #rolesMapped(): boolean {
+    return Object.keys(this.#pull.roleMap).length > 0;
   }
 
   /** Users updated at or after `since` (CQL `updatedDate >`); see pull.ts for what it misses. */

@@ -2,7 +2,7 @@ import { ConfigurationError, PermanentError, TransientError } from '../../shared
 import type { RemoteUser, UserRef, UserSnapshot } from '../../shared/jobs.js';
 import type { Link } from '../../shared/links.js';
 import type { Logger } from '../../shared/logger.js';
-import type { ApplyResult, ConnectorContext, Operation, TargetConnector } from '../runtime/connector.js';
+import type { ApplyResult, ConnectorContext, ListRemoteUsersOptions, Operation, RemoteChange, SyncConnector } from '../runtime/connector.js';
 import { randomPassword } from '../runtime/passwords.js';
 import type { CallOptions, GraphClient } from './client.js';
 import { listUsersDelta, type DeltaChange, type DeltaOptions, type DeltaStore } from './delta.js';
@@ -44,7 +44,7 @@ export interface EntraConnectorDeps {
  * Updates PATCH only the managed properties that differ from what Graph returns; no write
  * at all when nothing differs. Writes travel as `$batch` items under the shared write budget.
  */
-export class EntraConnector implements TargetConnector {
+export class EntraConnector implements SyncConnector {
   readonly target = 'entra' as const;
   readonly #d: EntraConnectorDeps;
   readonly #pull: PullDeps;
@@ -144,8 +144,37 @@ export class EntraConnector implements TargetConnector {
   }
 
   /** Every Entra user (`$select`, `$top=999`, following nextLinks). */
-  listUsers(options: ListUsersOptions = {}): AsyncIterableIterator<RemoteUser> {
+  listUsers(options: ListUsersOptions & ListRemoteUsersOptions = {}): AsyncIterableIterator<RemoteUser> {
     return listUsers(this.#pull, options);
+  }
+
+  /** One delta round: Graph keeps the bookmark (the stored deltaLink), so `since` is not needed. */
+  listChanges(options: { since: Date | undefined; abortSignal?: AbortSignal }): AsyncIterableIterator<RemoteChange> {
+    return this.listUsersDelta({ abortSignal: options.abortSignal });
+  }
+
+  /** By object id or UPN (Graph's `/users/{id | userPrincipalName}`). */
+  async readUser(idOrName: string, options: { abortSignal?: AbortSignal } = {}): Promise<RemoteUser | null> {
+    const remote = await findUser(this.#d.client, idOrName, { abortSignal: options.abortSignal, select: userSelect(this.#d.mapping) });
+    return remote ? toRemoteUser(this.#pull, remote, { abortSignal: options.abortSignal, groups: true, photos: this.#d.pullPhotos ?? true }) : null;
+  }
+
+  async expectedRemote(snapshot: UserSnapshot & { version: number }, options: { abortSignal?: AbortSignal } = {}): Promise<Omit<RemoteUser, 'remoteId'>> {
+    const desired = await this.#d.mapping.toEntra(snapshot, { domain: await this.#upnDomain(options) });
+    const b = desired.body;
+    const user: GraphUser = { id: '', userPrincipalName: b.userPrincipalName, accountEnabled: b.accountEnabled, onPremisesSyncEnabled: false, values: b };
+    const { remoteId: _id, ...remote } = await this.#d.mapping.toRemote(user, desired.groups ? { groups: desired.groups } : {});
+    return remote;
+  }
+
+  /** The UPN's local part when the UPN rule maps it back to the same UPN, else the whole UPN. */
+  async appUsername(remote: RemoteUser, options: { abortSignal?: AbortSignal } = {}): Promise<string> {
+    const upn = remote.username;
+    const at = upn.lastIndexOf('@');
+    if (at <= 0) return upn;
+    const local = upn.slice(0, at);
+    const again = await this.#d.mapping.userPrincipalNameFor({ id: remote.remoteId, username: local }, { domain: await this.#upnDomain(options) });
+    return again.toLowerCase() === upn.toLowerCase() ? local : upn;
   }
 
   /** One delta round (see delta.ts): re-syncs fully on the first call, after expiry and on reset. */

@@ -63,3 +63,41 @@ export interface ApplyResult {
    */
   skippedReason?: string;
 }
+
+/** One change from an incremental pull. `resync`: what follows is every user (a fresh round). */
+export type RemoteChange =
+  | { type: 'resync'; reason: string }
+  | { type: 'upsert'; user: RemoteUser }
+  | { type: 'removed'; remoteId: string; reason: 'changed' | 'deleted' };
+
+export interface ListRemoteUsersOptions {
+  abortSignal?: AbortSignal;
+  /** Also read each user's groups (and, for Crowd, roles through CROWD_ROLE_MAP): costs requests per user. */
+  groups?: boolean;
+}
+
+/**
+ * What full syncs, imports and incremental pulls need beyond pushing (workers/sync). Both
+ * connectors implement it; the test doubles of the push path need not.
+ */
+export interface SyncSource {
+  /** Every remote user; throws when the listing fails or is cut short (never ends early). */
+  listUsers(options?: ListRemoteUsersOptions): AsyncIterableIterator<RemoteUser>;
+  /**
+   * Users changed since the last completed round. `since` is the caller's bookmark for
+   * targets without server-side tokens (Crowd); Graph keeps its own delta token.
+   */
+  listChanges(options: { since: Date | undefined; abortSignal?: AbortSignal }): AsyncIterableIterator<RemoteChange>;
+  /** One remote user by stable id or remote name (Crowd name or key; Entra object id or UPN). */
+  readUser(idOrName: string, options?: { abortSignal?: AbortSignal }): Promise<RemoteUser | null>;
+  /**
+   * What the remote user would look like, in the app's shape, once this snapshot is pushed:
+   * the connector's own mapping there and back, so a full sync's diff agrees with what a
+   * push would write.
+   */
+  expectedRemote(snapshot: UserSnapshot & { version: number }, options?: { abortSignal?: AbortSignal }): Promise<Omit<RemoteUser, 'remoteId'>>;
+  /** The application username a remote user imports as: the inverse of the naming rule, when it has one. */
+  appUsername(remote: RemoteUser, options?: { abortSignal?: AbortSignal }): Promise<string>;
+}
+
+export type SyncConnector = TargetConnector & SyncSource;

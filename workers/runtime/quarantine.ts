@@ -12,7 +12,8 @@ export interface QuarantineState {
 }
 
 export interface QuarantineOptions {
-  target: Target;
+  /** A remote target, or `app` for the application side (a webhook refusing idsync's signature). */
+  target: Target | 'app';
   queue: Queue;
   redis: Redis;
   prefix: string;

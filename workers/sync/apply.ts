@@ -1,0 +1,105 @@
+import type { LinkStore } from '../../shared/links.js';
+import type { Logger } from '../../shared/logger.js';
+import type { Target, UserSnapshot } from '../../shared/jobs.js';
+import type { UserDirectory } from '../app/directory.js';
+import type { PlanEntry, PlanMeta, PlanStore } from './plan-store.js';
+import type { ProgressReporter } from './progress.js';
+import type { SyncQueues } from './queues.js';
+import { toSnapshot } from './snapshot.js';
+import type { Tally } from './tracker.js';
+
+export interface ApplyDeps {
+  store: PlanStore;
+  queues: SyncQueues;
+  directory: UserDirectory;
+  links: LinkStore;
+  progress: ProgressReporter;
+  logger: Logger;
+  abortSignal?: AbortSignal;
+}
+
+const CHUNK = 1000;
+
+/**
+ * Applies a plan through the ordinary jobs, a chunk at a time, waiting for each chunk's jobs
+ * so progress counts finished users. The cursor moves on only after a chunk's jobs are all
+ * enqueued, so re-running an interrupted apply hands out at most one chunk again, and that is
+ * harmless: pushes coalesce per user and every remote write is idempotent, creates included,
+ * and an import adopts the application user an earlier attempt created.
+ */
+export async function applyPlan(deps: ApplyDeps, meta: PlanMeta): Promise<PlanMeta> {
+  const { store } = deps;
+  const total = await store.entryCount(meta.id);
+  let cursor = await store.cursor(meta.id);
+  const tally: Tally = { ...{ succeeded: 0, skipped: 0, failed: 0 }, ...(meta.apply && { succeeded: meta.apply.succeeded, skipped: meta.apply.skipped, failed: meta.apply.failed }) };
+  let current = await store.save({ ...meta, status: 'applying', apply: { total, enqueued: cursor, ...tally, startedAt: meta.apply?.startedAt ?? Date.now() } });
+  await deps.progress.phase('applying', total - cursor, meta.target);
+  while (cursor < total) {
+    const entries = await store.entries(meta.id, cursor, CHUNK);
+    const waits = await handOut(deps, meta.target, meta.id, entries);
+    await store.setCursor(meta.id, cursor + entries.length);
+    cursor += entries.length;
+    for (const [queue, ids] of waits) {
+      const { tracker } = await deps.queues.get(queue);
+      const t = await tracker.wait(ids, () => void deps.progress.add(1), { abortSignal: deps.abortSignal });
+      tally.succeeded += t.succeeded;
+      tally.skipped += t.skipped;
+      tally.failed += t.failed;
+    }
+    current = await store.save({ ...current, apply: { ...current.apply!, enqueued: cursor, ...tally } });
+  }
+  const failed = tally.failed > 0;
+  return store.save({
+    ...current,
+    status: failed ? 'failed' : 'applied',
+    ...(failed && { reason: `${tally.failed} of the plan's jobs failed; see idsync failed list, fix the cause and run the sync again` }),
+    apply: { ...current.apply!, ...tally, finishedAt: Date.now() },
+  });
+}
+
+/** Turns plan entries into jobs; returns the job ids to wait for, per queue. */
+async function handOut(deps: ApplyDeps, target: Target, planId: string, entries: readonly PlanEntry[]): Promise<Map<Target | 'app', string[]>> {
+  const upserts: (UserSnapshot & { version: number })[] = [];
+  const deletes: { id: string; username?: string }[] = [];
+  const applies: Parameters<ApplyDeps['queues']['applies']>[0][number][] = [];
+  for (const e of entries) {
+    switch (e.action) {
+      case 'link':
+      case 'create':
+      case 'update': {
+        if (e.action === 'link') await deps.links.update(target, e.appUserId!, { remoteId: e.remoteId!, remoteName: e.remoteName! });
+        if (e.action === 'link' && e.fields?.length) applies.push({ source: target, action: 'update', appUserId: e.appUserId!, remote: e.remote!, fields: e.fields, planId });
+        if (e.action === 'link' && !e.diff?.length) break;
+        // State-based: the app's current row, not the one seen when planning (a staged plan may be hours old).
+        const user = await deps.directory.get(e.appUserId!, { abortSignal: deps.abortSignal });
+        const snap = user && toSnapshot(user);
+        if (snap?.ok) upserts.push(snap.snapshot);
+        else deps.logger.warn({ appUserId: e.appUserId, reason: snap ? snap.reason : 'gone from the application' }, 'plan entry not applied');
+        break;
+      }
+      case 'disable':
+      case 'delete':
+        deletes.push({ id: e.appUserId!, ...(e.remoteName && { username: e.remoteName }) });
+        break;
+      case 'import':
+        applies.push({ source: target, action: 'import', remote: e.remote!, planId, ...(e.appUsername && { appUsername: e.appUsername }) });
+        break;
+      case 'appUpdate':
+        applies.push({ source: target, action: 'update', appUserId: e.appUserId!, remote: e.remote!, fields: e.fields ?? [], planId, ...(e.appUsername && { appUsername: e.appUsername }) });
+        break;
+      case 'appDisable':
+        applies.push({ source: target, action: 'disable', appUserId: e.appUserId!, remote: e.remote ?? null, planId });
+        break;
+      case 'conflict':
+        break;
+    }
+  }
+  const waits = new Map<Target | 'app', string[]>();
+  const targetIds = [
+    ...(upserts.length ? await deps.queues.pushUpserts(target, upserts, 'sync') : []),
+    ...(deletes.length ? await deps.queues.pushDeletes(target, deletes) : []),
+  ];
+  if (targetIds.length) waits.set(target, targetIds);
+  if (applies.length) waits.set('app', await deps.queues.applies(applies));
+  return waits;
+}

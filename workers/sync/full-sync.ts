@@ -1,0 +1,91 @@
+import type { Redis } from 'ioredis';
+import type { AuditLog } from '../../shared/audit.js';
+import type { SyncConfig } from '../../shared/config.js';
+import type { FullSyncData, Target } from '../../shared/jobs.js';
+import type { LinkStore } from '../../shared/links.js';
+import type { Logger } from '../../shared/logger.js';
+import { redactText } from '../../shared/redact.js';
+import type { UserDirectory } from '../app/directory.js';
+import type { SyncConnector } from '../runtime/connector.js';
+import { applyPlan } from './apply.js';
+import { emptyCounts, newPlanId, type PlanMeta, type PlanStore } from './plan-store.js';
+import { computePlan } from './planner.js';
+import type { ProgressReporter } from './progress.js';
+import type { SyncQueues } from './queues.js';
+
+export interface FullSyncDeps {
+  redis: Redis;
+  prefix: string;
+  target: Target;
+  connector: SyncConnector;
+  directory: UserDirectory;
+  links: LinkStore;
+  audit: AuditLog;
+  store: PlanStore;
+  queues: SyncQueues;
+  sync: SyncConfig;
+  removal: 'disable' | 'delete';
+  listGroups: boolean;
+  progress: ProgressReporter;
+  logger: Logger;
+  abortSignal?: AbortSignal;
+}
+
+/**
+ * One full sync of one target: plan (or take the stored plan), guard, then apply unless it is a
+ * dry run, a plan-only run, or staged for an operator. A listing that fails leaves a failed plan
+ * with no entries: nothing applied, nothing removed.
+ */
+export async function runFullSync(d: FullSyncDeps, data: Pick<FullSyncData, 'mode' | 'planId' | 'slot'>): Promise<PlanMeta> {
+  if (data.planId) return applyStored(d, data.planId);
+  const meta: PlanMeta = {
+    id: newPlanId(d.target), target: d.target, status: 'planning', dryRun: data.mode === 'dry-run', createdAt: Date.now(), updatedAt: Date.now(),
+    ...(data.slot && { slot: data.slot }), counts: emptyCounts(), linked: 0, removals: 0,
+    threshold: { absolute: d.sync.deleteThreshold, percent: d.sync.deleteThresholdPercent },
+  };
+  await d.store.create(meta);
+  let planned: PlanMeta;
+  try {
+    const linked = await d.redis.hlen(`${d.prefix}:link-remote:${d.target}`);
+    const counts = await computePlan({ ...d }, meta.id);
+    const removals = counts.disable + counts.delete + counts.appDisable;
+    const staged = removals > d.sync.deleteThreshold || (removals > 0 && removals * 100 > d.sync.deleteThresholdPercent * Math.max(linked, 1));
+    planned = await d.store.save({
+      ...meta, counts, linked, removals, status: staged ? 'staged' : 'planned',
+      ...(staged && { reason: `${removals} removals exceed the guard (${d.sync.deleteThreshold} users or ${d.sync.deleteThresholdPercent} % of ${linked} linked users): waiting for an operator (idsync sync approve ${meta.id})` }),
+    });
+  } catch (err) {
+    await d.store.clearEntries(meta.id);
+    const reason = `${redactText((err as Error).message)}; nothing was applied and nothing removed`;
+    d.logger.error({ planId: meta.id, reason }, 'full sync failed while planning');
+    const failed = await d.store.save({ ...meta, status: 'failed', reason });
+    await audit(d, failed);
+    return failed;
+  }
+  d.logger.info({ planId: planned.id, status: planned.status, counts: planned.counts }, 'full sync planned');
+  if (data.mode !== 'apply' || planned.status === 'staged') {
+    await audit(d, planned);
+    return planned;
+  }
+  const applied = await applyPlan(d, planned);
+  await audit(d, applied);
+  return applied;
+}
+
+async function applyStored(d: FullSyncDeps, planId: string): Promise<PlanMeta> {
+  const meta = await d.store.get(planId);
+  if (!meta) throw new Error(`no plan ${planId} (plans are kept 30 days)`);
+  if (meta.dryRun) throw new Error(`plan ${planId} is a dry run and is never applied; run idsync sync run ${meta.target}`);
+  if (!['planned', 'approved', 'applying'].includes(meta.status)) throw new Error(`plan ${planId} is ${meta.status} and cannot be applied${meta.status === 'staged' ? ' before an operator approves it' : ''}`);
+  const applied = await applyPlan(d, meta);
+  await audit(d, applied);
+  return applied;
+}
+
+async function audit(d: FullSyncDeps, meta: PlanMeta): Promise<void> {
+  const status = meta.status === 'failed' ? 'failed' : meta.status === 'applied' ? 'succeeded' : 'skipped';
+  await d.audit.append({
+    time: Date.now(), target: d.target, operation: 'full-sync', resource: 'plan', subject: meta.id, status, attempt: 1,
+    durationMs: Date.now() - meta.createdAt, ...(meta.reason && { error: meta.reason }),
+  });
+}

@@ -1,0 +1,105 @@
+import type { Redis } from 'ioredis';
+import type { SyncConfig } from '../../shared/config.js';
+import type { RemoteUser, Target, UserSnapshot } from '../../shared/jobs.js';
+import { remoteHash, type LinkStore } from '../../shared/links.js';
+import type { Logger } from '../../shared/logger.js';
+import type { UserDirectory } from '../app/directory.js';
+import type { SyncConnector } from '../runtime/connector.js';
+import { diffForApp, diffForTarget } from './compare.js';
+import type { ProgressReporter } from './progress.js';
+import type { SyncQueues } from './queues.js';
+import { toSnapshot } from './snapshot.js';
+
+export interface IncrementalDeps {
+  redis: Redis;
+  prefix: string;
+  target: Target;
+  connector: SyncConnector;
+  directory: UserDirectory;
+  links: LinkStore;
+  queues: SyncQueues;
+  sync: SyncConfig;
+  progress: ProgressReporter;
+  logger: Logger;
+  abortSignal?: AbortSignal;
+}
+
+export interface IncrementalResult {
+  target: Target;
+  changes: number;
+  /** Seen again unchanged since idsync last applied them: idsync's own writes, mostly. */
+  echoes: number;
+  appUpdates: number;
+  /** App-authoritative attributes edited on the target, put back. */
+  reverted: number;
+  appDisables: number;
+  /** Not linked yet: pairing them needs both complete listings, so the next full sync does it. */
+  unlinked: number;
+}
+
+/**
+ * One incremental pull (Graph delta round, Crowd changed-since) through the same pairing,
+ * authority and echo rules as a full sync. Only linked users are acted on, and removals only
+ * through an explicit deletion when the target owns the lifecycle: a change feed is no
+ * enumeration. The Crowd bookmark moves on only after the round completed.
+ */
+export async function pullChanges(d: IncrementalDeps): Promise<IncrementalResult> {
+  const bookmarkKey = `${d.prefix}:sync:since:${d.target}`;
+  const saved = await d.redis.get(bookmarkKey);
+  const startedAt = Date.now();
+  const r: IncrementalResult = { target: d.target, changes: 0, echoes: 0, appUpdates: 0, reverted: 0, appDisables: 0, unlinked: 0 };
+  const authority = d.sync.authority[d.target];
+  const applies: Parameters<SyncQueues['applies']>[0][number][] = [];
+  const reverts: (UserSnapshot & { version: number })[] = [];
+  await d.progress.phase('planning', undefined, d.target);
+  for await (const change of d.connector.listChanges({ since: saved ? new Date(Number(saved)) : undefined, abortSignal: d.abortSignal })) {
+    if (change.type === 'resync') continue;
+    r.changes++;
+    await d.progress.add(1);
+    if (change.type === 'removed') {
+      const appUserId = await d.links.findByRemoteId(d.target, change.remoteId);
+      if (appUserId && change.reason === 'deleted' && authority.active === 'target') {
+        applies.push({ source: d.target, action: 'disable', appUserId, remote: null });
+        r.appDisables++;
+      }
+      continue;
+    }
+    await handleUpsert(d, change.user, r, applies, reverts);
+  }
+  const ids = [
+    ...(applies.length ? [['app', await d.queues.applies(applies)] as const] : []),
+    ...(reverts.length ? [[d.target, await d.queues.pushUpserts(d.target, reverts, 'sync')] as const] : []),
+  ];
+  for (const [queue, jobIds] of ids) await (await d.queues.get(queue)).tracker.wait(jobIds, () => undefined, { abortSignal: d.abortSignal });
+  await d.redis.set(bookmarkKey, String(startedAt));
+  return r;
+}
+
+async function handleUpsert(d: IncrementalDeps, remote: RemoteUser, r: IncrementalResult, applies: Parameters<SyncQueues['applies']>[0][number][], reverts: (UserSnapshot & { version: number })[]): Promise<void> {
+  const appUserId = await d.links.findByRemoteId(d.target, remote.remoteId);
+  if (!appUserId) {
+    r.unlinked++;
+    return;
+  }
+  const link = await d.links.get(d.target, appUserId);
+  if (link?.readHash === remoteHash(remote)) {
+    r.echoes++;
+    return;
+  }
+  const app = await d.directory.get(appUserId, { abortSignal: d.abortSignal });
+  if (!app) return;
+  const authority = d.sync.authority[d.target];
+  const theirs = diffForApp(app, remote, authority, authority.username === 'target' ? await d.connector.appUsername(remote) : undefined);
+  if (theirs.fields.length) {
+    applies.push({ source: d.target, action: 'update', appUserId, remote, fields: theirs.fields });
+    r.appUpdates++;
+  } else {
+    // Nothing for the app: remember what was read, so the next round sees an echo.
+    await d.links.update(d.target, appUserId, { readHash: remoteHash(remote) });
+  }
+  const snap = toSnapshot(app);
+  if (snap.ok && diffForTarget(await d.connector.expectedRemote(snap.snapshot, { abortSignal: d.abortSignal }), remote, authority).length) {
+    reverts.push(snap.snapshot);
+    r.reverted++;
+  }
+}

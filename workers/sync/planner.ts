@@ -1,0 +1,222 @@
+import type { Redis } from 'ioredis';
+import type { SyncConfig } from '../../shared/config.js';
+import type { RemoteUser, Target } from '../../shared/jobs.js';
+import type { Logger } from '../../shared/logger.js';
+import type { AppUser, UserDirectory } from '../app/directory.js';
+import type { SyncConnector } from '../runtime/connector.js';
+import { diffForApp, diffForTarget } from './compare.js';
+import { emptyCounts, type PlanCounts, type PlanEntry, type PlanStore } from './plan-store.js';
+import type { ProgressReporter } from './progress.js';
+import { toSnapshot } from './snapshot.js';
+
+export interface PlannerDeps {
+  redis: Redis;
+  prefix: string;
+  target: Target;
+  connector: SyncConnector;
+  directory: UserDirectory;
+  store: PlanStore;
+  sync: SyncConfig;
+  /** What a removal does on this target: the connector's delete policy. */
+  removal: 'disable' | 'delete';
+  /** Read remote groups while listing (costs requests per user); needed for Crowd roles. */
+  listGroups: boolean;
+  progress: ProgressReporter;
+  logger: Logger;
+  abortSignal?: AbortSignal;
+}
+
+const BATCH = 500;
+const DUP = '\u0000dup';
+
+/**
+ * Computes a full-sync plan for one target, streaming both sides (design decisions 7–9).
+ * Application users go to a scratch index in Redis, not memory; remote users are paired with
+ * them page by page (link → stable remote id → correlation attributes, case-insensitively);
+ * application users no remote user claimed are handled last. Throws when either listing
+ * fails: the caller then records a failed plan with no entries, so nothing is removed.
+ */
+export async function computePlan(deps: PlannerDeps, planId: string): Promise<PlanCounts> {
+  const scratch = {
+    app: `${deps.prefix}:plan:${planId}:scratch-app`,
+    seen: `${deps.prefix}:plan:${planId}:scratch-seen`,
+    ix: (attr: string) => `${deps.prefix}:plan:${planId}:scratch-ix-${attr}`,
+  };
+  const counts = emptyCounts();
+  try {
+    await indexApp(deps, scratch);
+    await pairRemote(deps, scratch, counts, planId);
+    await leftovers(deps, scratch, counts, planId);
+    return counts;
+  } finally {
+    await deps.redis.del(scratch.app, scratch.seen, ...deps.sync.matchAttributes.map(scratch.ix));
+  }
+}
+
+type Scratch = { app: string; seen: string; ix: (attr: string) => string };
+
+const linkKey = (d: PlannerDeps, id: string) => `${d.prefix}:link:${d.target}:${id}`;
+const reverseKey = (d: PlannerDeps) => `${d.prefix}:link-remote:${d.target}`;
+
+async function indexApp(d: PlannerDeps, s: Scratch): Promise<void> {
+  await d.progress.phase('listing', undefined, d.target);
+  for await (const page of d.directory.list({ pageSize: 1000, abortSignal: d.abortSignal })) {
+    const p = d.redis.pipeline();
+    const keys: [string, string, string][] = [];
+    for (const user of page) {
+      p.hset(s.app, user.id, JSON.stringify(user));
+      const snap = toSnapshot(user);
+      const expected = snap.ok ? await d.connector.expectedRemote(snap.snapshot, { abortSignal: d.abortSignal }) : undefined;
+      for (const attr of d.sync.matchAttributes) {
+        const value = attr === 'username' ? (expected?.username ?? user.username) : (expected?.email ?? user.email);
+        if (!value) continue;
+        const k = value.toLowerCase();
+        p.hsetnx(s.ix(attr), k, user.id);
+        keys.push([attr, k, user.id]);
+      }
+    }
+    const results = (await p.exec()) ?? [];
+    // HSETNX answered 0: another app user has the same value; pairing by it is ambiguous.
+    const taken = results.slice(page.length).map(([, r]) => r);
+    const dup = d.redis.pipeline();
+    keys.forEach(([attr, k, id], i) => {
+      if (taken[i] === 0) dup.eval(`if redis.call('HGET', KEYS[1], ARGV[1]) ~= ARGV[2] then redis.call('HSET', KEYS[1], ARGV[1], ARGV[3]) end`, 1, s.ix(attr), k, id, DUP);
+    });
+    if (dup.length) await dup.exec();
+    await d.progress.add(page.length);
+  }
+}
+
+async function pairRemote(d: PlannerDeps, s: Scratch, counts: PlanCounts, planId: string): Promise<void> {
+  await d.progress.phase('planning', undefined, d.target);
+  let batch: RemoteUser[] = [];
+  const flush = async () => {
+    if (batch.length) await d.store.appendEntries(planId, await planRemoteBatch(d, s, counts, batch));
+    await d.progress.add(batch.length);
+    batch = [];
+  };
+  for await (const remote of d.connector.listUsers({ groups: d.listGroups, abortSignal: d.abortSignal })) {
+    batch.push(remote);
+    if (batch.length >= BATCH) await flush();
+  }
+  await flush();
+}
+
+async function planRemoteBatch(d: PlannerDeps, s: Scratch, counts: PlanCounts, batch: RemoteUser[]): Promise<PlanEntry[]> {
+  const linked = await pipe(d.redis, batch.map((r) => ['hget', reverseKey(d), r.remoteId]));
+  const matches = await pipe(d.redis, batch.flatMap((r) => d.sync.matchAttributes.map((a) => ['hget', s.ix(a), (a === 'username' ? r.username : (r.email ?? '')).toLowerCase()])));
+  const entries: PlanEntry[] = [];
+  const authority = d.sync.authority[d.target];
+  for (const [i, remote] of batch.entries()) {
+    const who = { remoteId: remote.remoteId, remoteName: remote.username };
+    let appId = linked[i] as string | null;
+    let newLink = false;
+    if (appId) {
+      if (!(await d.redis.hexists(s.app, appId))) {
+        // Linked to an application user the complete app listing no longer has: it was removed.
+        if (d.removal === 'disable' && !remote.active) counts.unchanged++;
+        else {
+          entries.push({ action: d.removal, appUserId: appId, ...who });
+          counts[d.removal]++;
+        }
+        continue;
+      }
+    } else {
+      const hits = [...new Set(d.sync.matchAttributes.map((_, j) => matches[i * d.sync.matchAttributes.length + j] as string | null).filter((v): v is string => !!v))];
+      if (hits.length === 0) {
+        if (d.sync.importUnmatched) {
+          entries.push({ action: 'import', ...who, remote, appUsername: await d.connector.appUsername(remote, { abortSignal: d.abortSignal }) });
+          counts.import++;
+        } else counts.unchanged++;
+        continue;
+      }
+      const reason = hits.includes(DUP) || hits.length > 1
+        ? `matches several application users by ${d.sync.matchAttributes.join(' / ')}`
+        : await linkedElsewhere(d, hits[0]!, remote.remoteId);
+      if (reason) {
+        entries.push({ action: 'conflict', ...who, ...(hits.length === 1 && hits[0] !== DUP && { appUserId: hits[0] }), reason });
+        counts.conflict++;
+        continue;
+      }
+      appId = hits[0]!;
+      newLink = true;
+    }
+    if (!(await d.redis.sadd(s.seen, appId))) {
+      entries.push({ action: 'conflict', appUserId: appId, ...who, reason: `another ${d.target} user is already paired with this application user` });
+      counts.conflict++;
+      continue;
+    }
+    const app = JSON.parse((await d.redis.hget(s.app, appId))!) as AppUser;
+    const snap = toSnapshot(app);
+    if (!snap.ok) {
+      entries.push({ action: 'conflict', appUserId: appId, ...who, reason: snap.reason });
+      counts.conflict++;
+      continue;
+    }
+    const diff = diffForTarget(await d.connector.expectedRemote(snap.snapshot, { abortSignal: d.abortSignal }), remote, authority);
+    const appUsername = authority.username === 'target' ? await d.connector.appUsername(remote) : undefined;
+    const theirs = diffForApp(app, remote, authority, appUsername);
+    const base = { appUserId: appId, ...who, username: app.username };
+    if (newLink) {
+      entries.push({ action: 'link', ...base, ...(diff.length && { diff }), ...(theirs.fields.length && { appDiff: theirs.diff, fields: theirs.fields, remote }) });
+      counts.link++;
+      continue;
+    }
+    if (diff.length) {
+      entries.push({ action: 'update', ...base, diff });
+      counts.update++;
+    }
+    if (theirs.fields.length) {
+      const disable = theirs.fields.length === 1 && theirs.fields[0] === 'active' && !remote.active;
+      entries.push({ action: disable ? 'appDisable' : 'appUpdate', ...base, appDiff: theirs.diff, fields: theirs.fields, remote, ...(appUsername && { appUsername }) });
+      counts[disable ? 'appDisable' : 'appUpdate']++;
+    }
+    if (!diff.length && !theirs.fields.length) counts.unchanged++;
+  }
+  return entries;
+}
+
+/** An unlinked remote user may not take over an app user already linked to someone else. */
+async function linkedElsewhere(d: PlannerDeps, appId: string, remoteId: string): Promise<string | undefined> {
+  const current = await d.redis.hget(linkKey(d, appId), 'remoteId');
+  return current && current !== remoteId ? `the matching application user ${appId} is already linked to another ${d.target} user` : undefined;
+}
+
+/** Application users no remote user claimed: never created remotely, or gone there. */
+async function leftovers(d: PlannerDeps, s: Scratch, counts: PlanCounts, planId: string): Promise<void> {
+  const authority = d.sync.authority[d.target];
+  let cursor = '0';
+  do {
+    const [next, flat] = await d.redis.hscan(s.app, cursor, 'COUNT', BATCH);
+    cursor = next;
+    const users: AppUser[] = [];
+    for (let i = 1; i < flat.length; i += 2) users.push(JSON.parse(flat[i]!) as AppUser);
+    if (!users.length) continue;
+    const seen = await d.redis.smismember(s.seen, ...users.map((u) => u.id));
+    const links = await pipe(d.redis, users.map((u) => ['hget', linkKey(d, u.id), 'remoteId']));
+    const entries: PlanEntry[] = [];
+    users.forEach((u, i) => {
+      if (seen[i]) return;
+      const base = { appUserId: u.id, username: u.username };
+      if (!u.active) counts.unchanged++;
+      else if (links[i] && authority.active === 'target') {
+        // The target owns the lifecycle and its user is gone: the app follows.
+        entries.push({ action: 'appDisable', ...base, remoteId: links[i] as string, reason: `the linked ${d.target} user no longer exists` });
+        counts.appDisable++;
+      } else {
+        entries.push({ action: 'create', ...base, ...(links[i] ? { reason: `the linked ${d.target} user no longer exists; the application is the authority, so it is created again` } : {}) });
+        counts.create++;
+      }
+    });
+    await d.store.appendEntries(planId, entries);
+  } while (cursor !== '0');
+}
+
+async function pipe(redis: Redis, commands: (string | number)[][]): Promise<unknown[]> {
+  if (!commands.length) return [];
+  const results = (await redis.pipeline(commands as never).exec()) ?? [];
+  return results.map(([err, v]) => {
+    if (err) throw err;
+    return v;
+  });
+}
