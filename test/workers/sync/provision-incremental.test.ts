@@ -1,0 +1,63 @@
+import { entraEnv, type EntraEmulator } from '../../../emulators/entra/index.js';
+import { JOB_NAMES, type ProvisionResult } from '../../../shared/jobs.js';
+import { MemoryDirectory } from '../../helpers/memory-directory.js';
+import { startSyncHarness, type SyncHarness } from '../../helpers/sync-harness.js';
+import { DOMAIN, Graph, startEmulator } from '../entra/helpers.js';
+
+const PHOTO = Buffer.from('\xff\xd8\xff\xe0 a tiny jpeg', 'binary');
+
+describe('provisioning both ways and incremental pulls, with Entra', () => {
+  let em: EntraEmulator;
+  let dir: MemoryDirectory;
+  let s: SyncHarness;
+
+  beforeEach(async () => {
+    em = await startEmulator();
+    dir = new MemoryDirectory([
+      { id: 'a1', username: 'alice', email: 'alice@example.com', firstName: 'Alice', lastName: 'App', active: true },
+      { id: 'b1', username: 'bob', email: 'bob@example.com', active: true },
+    ]);
+    s = await startSyncHarness({ ...entraEnv(em.info), SYNC_DELETE_THRESHOLD_PERCENT: '100' }, dir);
+  });
+
+  afterEach(async () => {
+    await s.close();
+    await em.close();
+  });
+
+  it('provisions application users to Entra, imports an Entra user with its photo, and counts users', async () => {
+    const toTarget = (await s.run(JOB_NAMES.provision, { scope: 'all', targets: ['entra'], direction: 'to-target' })) as ProvisionResult;
+    expect(toTarget.targets.entra).toMatchObject({ users: 2, succeeded: 2, failed: 0 });
+    expect((await s.connectors.entra!.readUser(`alice@${DOMAIN}`))?.firstName).toBe('Alice');
+
+    em.seed({ users: [{ userPrincipalName: `erin@${DOMAIN}`, displayName: 'Erin E', givenName: 'Erin', mail: 'erin@example.com', photo: { contentType: 'image/jpeg', data: PHOTO } }] });
+    const fromTarget = (await s.run(JOB_NAMES.provision, { scope: { remoteIds: [`erin@${DOMAIN}`] }, targets: ['entra'], direction: 'from-target' })) as ProvisionResult;
+    expect(fromTarget.targets.entra).toMatchObject({ users: 1, succeeded: 1 });
+    const erin = [...dir.users.values()].find((u) => u.username === 'erin')!;
+    expect(erin).toMatchObject({ email: 'erin@example.com', firstName: 'Erin', displayName: 'Erin E' });
+    expect(dir.photos.get(erin.id)?.data.equals(PHOTO)).toBe(true);
+  });
+
+  it('an incremental pull applies what Entra owns, skips echoes of idsync\'s own writes, and puts back app-owned edits', async () => {
+    await s.fullSync('entra', 'apply');
+    const first = (await s.run(JOB_NAMES.pullChanges, { targets: ['entra'] })) as { targets: { changes: number; appUpdates: number; reverted: number }[] };
+    expect(first.targets[0]).toMatchObject({ appUpdates: 0, reverted: 0 });
+    const second = (await s.run(JOB_NAMES.pullChanges, { targets: ['entra'] })) as { targets: { changes: number; echoes: number }[] };
+    expect(second.targets[0]!.changes).toBe(0);
+
+    // Someone edits an app-owned attribute in Entra behind idsync's back: the next pull puts it back.
+    const alice = await s.connectors.entra!.readUser(`alice@${DOMAIN}`);
+    expect((await new Graph(em).call('PATCH', `/users/${alice!.remoteId}`, { givenName: 'Mallory' })).status).toBe(204);
+    const third = (await s.run(JOB_NAMES.pullChanges, { targets: ['entra'] })) as { targets: { reverted: number }[] };
+    expect(third.targets[0]!.reverted).toBe(1);
+    expect((await s.connectors.entra!.readUser(`alice@${DOMAIN}`))?.firstName).toBe('Alice');
+    expect(dir.users.get('a1')?.firstName).toBe('Alice');
+  });
+
+  it('two full syncs of one target never overlap: the second waits for the first', async () => {
+    const [a, b] = await Promise.all([s.fullSync('entra', 'apply'), s.fullSync('entra', 'apply')]);
+    const plans = [a, b].sort((x, y) => x.createdAt - y.createdAt);
+    expect(plans[1]!.createdAt).toBeGreaterThanOrEqual(plans[0]!.apply?.finishedAt ?? plans[0]!.updatedAt);
+    expect(plans[1]!.counts.create).toBe(0);
+  });
+});
