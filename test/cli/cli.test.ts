@@ -99,6 +99,6 @@ describe('idsync worker', () => {
     child.stderr!.on('data', (d) => (stderr += d));
     const [code] = await once(child, 'exit');
     expect(code).toBe(1);
-    expect(stderr).toContain('unknown target ldap; expected one of crowd, entra');
+    expect(stderr).toContain('unknown worker ldap; expected any of crowd, entra, sync, app');
   });
 });
