@@ -87,7 +87,7 @@ const columnMap = z.string().transform((v, ctx) => {
 // SYNC_AUTHORITY_<TARGET>: JSON object, attribute → "app" or "target" (which side wins it).
 const authorityMap = z.string().transform((v, ctx) => {
   try {
-    const parsed = z.record(z.enum(APP_FIELDS), z.enum(['app', 'target'])).safeParse(JSON.parse(v));
+    const parsed = z.partialRecord(z.enum(APP_FIELDS), z.enum(['app', 'target'])).safeParse(JSON.parse(v));
     if (parsed.success) return parsed.data;
   } catch {
     // falls through to the issue below

@@ -66,6 +66,24 @@ describe('config', () => {
     expect(c.keyring!.decrypt(oldRing.encrypt('x', 'a'), 'a')).toBe('x');
   });
 
+  it('takes a partial authority map over the defaults, and names the variable of a bad one', () => {
+    const c = loadConfig({ SYNC_AUTHORITY_CROWD: '{"lastName":"target"}' });
+    expect(c.sync.authority.crowd).toMatchObject({ lastName: 'target', firstName: 'app', roles: 'target' });
+    expect(c.sync.authority.entra).toMatchObject({ lastName: 'app', photo: 'target' });
+    expect(() => loadConfig({ SYNC_AUTHORITY_ENTRA: '{"shoeSize":"target"}' })).toThrow(/SYNC_AUTHORITY_ENTRA/);
+    expect(() => loadConfig({ SYNC_AUTHORITY_ENTRA: '{"email":"both"}' })).toThrow(/SYNC_AUTHORITY_ENTRA/);
+  });
+
+  it('chooses the application store from APP_* settings', () => {
+    expect(loadConfig({}).app).toMatchObject({ kind: 'embedded', dataDir: '.idsync/app-db', table: 'idsync_users' });
+    expect(loadConfig({ APP_DATABASE_URL: 'postgres://postgres@127.0.0.1/app' }).app).toMatchObject({ kind: 'sql' });
+    expect(loadConfig({ APP_WEBHOOK_URL: 'https://app.example.com/idsync', APP_WEBHOOK_SECRET: 'x'.repeat(16) }).app).toMatchObject({ kind: 'webhook' });
+    expect(() => loadConfig({ APP_WEBHOOK_URL: 'https://app.example.com/idsync' })).toThrow(/APP_WEBHOOK_SECRET/);
+    expect(() => loadConfig({ APP_USERS_TABLE: 'users; drop table x' })).toThrow(/APP_USERS_TABLE/);
+    expect(() => loadConfig({ SYNC_FULL_SCHEDULE: 'every night' })).toThrow(/SYNC_FULL_SCHEDULE/);
+    expect(() => loadConfig({ IDSYNC_TIMEZONE: 'Mars/Olympus' })).toThrow(/IDSYNC_TIMEZONE/);
+  });
+
   it('is documented: every variable appears in the README table', () => {
     const readme = readFileSync('README.md', 'utf8');
     for (const v of CONFIG_VARIABLES) expect(readme).toContain(`\`${v}\``);
