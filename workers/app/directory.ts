@@ -1,4 +1,5 @@
 import type { Target } from '../../shared/jobs.js';
+import type { AppUserValues } from '../runtime/authority.js';
 
 /**
  * The application side of idsync: one port, three adapters (the application's SQL users
@@ -28,17 +29,8 @@ export interface AppUser {
   version?: number;
 }
 
-/** Profile values a change sets; a key that is absent is left alone, `null` clears it. */
-export interface AppUserValues {
-  username?: string;
-  email?: string;
-  firstName?: string | null;
-  lastName?: string | null;
-  displayName?: string | null;
-  active?: boolean;
-  groups?: string[];
-  attributes?: Record<string, string | string[]>;
-}
+/** Profile values a change sets (absent = left alone, `null` = cleared); shared with the push side. */
+export type { AppUserValues } from '../runtime/authority.js';
 
 export interface AppPhoto {
   /** SHA-256 (hex) of `data`. */

@@ -6,7 +6,8 @@ import { PermanentError } from '../../shared/errors.js';
 import { APP_FIELDS, parseJobData, type AppField, type ApplyUserData, type Target } from '../../shared/jobs.js';
 import { remoteHash, type LinkStore } from '../../shared/links.js';
 import type { Logger } from '../../shared/logger.js';
-import { IMPORT_FIELDS, photoFrom, valuesFrom } from './changes.js';
+import { valuesFrom } from '../runtime/authority.js';
+import { IMPORT_FIELDS, photoFrom } from './changes.js';
 import type { UserDirectory } from './directory.js';
 
 export interface AppJobResult {

@@ -140,10 +140,14 @@ export class CrowdConnector implements SyncConnector {
   }
 
   /** By name, else by key. */
-  async readUser(idOrName: string, options: { abortSignal?: AbortSignal } = {}): Promise<RemoteUser | null> {
+  async readUser(idOrName: string, options: { abortSignal?: AbortSignal; profileOnly?: boolean } = {}): Promise<RemoteUser | null> {
     const read = { abortSignal: options.abortSignal, attributes: true };
-    const user = (await this.#client.getUser({ username: idOrName }, read)) ?? (idOrName.includes(':') ? await this.#client.getUser({ key: idOrName }, read) : null);
-    return user ? toRemoteWithGroups(this.#pull, user, read) : null;
+    // Keys look like `<directoryId>:<externalId>`; names cannot hold a colon in a key's place.
+    const user = idOrName.includes(':')
+      ? ((await this.#client.getUser({ key: idOrName }, read)) ?? (await this.#client.getUser({ username: idOrName }, read)))
+      : await this.#client.getUser({ username: idOrName }, read);
+    if (!user) return null;
+    return options.profileOnly ? this.#mapping.toRemote(user) : toRemoteWithGroups(this.#pull, user, read);
   }
 
   async expectedRemote(snapshot: UserSnapshot & { version: number }): Promise<Omit<RemoteUser, 'remoteId'>> {

@@ -154,9 +154,10 @@ export class EntraConnector implements SyncConnector {
   }
 
   /** By object id or UPN (Graph's `/users/{id | userPrincipalName}`). */
-  async readUser(idOrName: string, options: { abortSignal?: AbortSignal } = {}): Promise<RemoteUser | null> {
+  async readUser(idOrName: string, options: { abortSignal?: AbortSignal; profileOnly?: boolean } = {}): Promise<RemoteUser | null> {
     const remote = await findUser(this.#d.client, idOrName, { abortSignal: options.abortSignal, select: userSelect(this.#d.mapping) });
-    return remote ? toRemoteUser(this.#pull, remote, { abortSignal: options.abortSignal, groups: true, photos: this.#d.pullPhotos ?? true }) : null;
+    const full = !options.profileOnly;
+    return remote ? toRemoteUser(this.#pull, remote, { abortSignal: options.abortSignal, groups: full, photos: full && (this.#d.pullPhotos ?? true) }) : null;
   }
 
   async expectedRemote(snapshot: UserSnapshot & { version: number }, options: { abortSignal?: AbortSignal } = {}): Promise<Omit<RemoteUser, 'remoteId'>> {

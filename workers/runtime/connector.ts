@@ -88,8 +88,8 @@ export interface SyncSource {
    * targets without server-side tokens (Crowd); Graph keeps its own delta token.
    */
   listChanges(options: { since: Date | undefined; abortSignal?: AbortSignal }): AsyncIterableIterator<RemoteChange>;
-  /** One remote user by stable id or remote name (Crowd name or key; Entra object id or UPN). */
-  readUser(idOrName: string, options?: { abortSignal?: AbortSignal }): Promise<RemoteUser | null>;
+  /** One remote user by stable id or remote name (Crowd name or key; Entra object id or UPN); `profileOnly` skips groups and photo. */
+  readUser(idOrName: string, options?: { abortSignal?: AbortSignal; profileOnly?: boolean }): Promise<RemoteUser | null>;
   /**
    * What the remote user would look like, in the app's shape, once this snapshot is pushed:
    * the connector's own mapping there and back, so a full sync's diff agrees with what a
@@ -101,3 +101,5 @@ export interface SyncSource {
 }
 
 export type SyncConnector = TargetConnector & SyncSource;
+
+export const isSyncSource = (c: TargetConnector): c is SyncConnector => typeof (c as Partial<SyncSource>).readUser === 'function';

@@ -14,10 +14,14 @@ import {
   type SetPasswordData,
   type Target,
   type TargetJobResult,
+  type UserSnapshot,
 } from '../../shared/jobs.js';
 import type { LinkStore } from '../../shared/links.js';
 import type { Logger } from '../../shared/logger.js';
-import type { ApplyResult, ConnectorContext, TargetConnector } from './connector.js';
+import type { Authority } from '../../shared/config.js';
+import type { AppField } from '../../shared/jobs.js';
+import { ownedByTarget, withTargetValues } from './authority.js';
+import { isSyncSource, type ApplyResult, type ConnectorContext, type TargetConnector } from './connector.js';
 import { decideFailure } from './failures.js';
 import type { RuntimeMetrics } from './metrics.js';
 import type { Quarantine } from './quarantine.js';
@@ -36,6 +40,8 @@ export interface ProcessorDeps {
   metrics: RuntimeMetrics;
   /** True once shutdown has given up waiting and aborted active jobs. */
   isReleasing(): boolean;
+  /** Which side wins each attribute (SYNC_AUTHORITY_*): a push never overwrites what the target owns. */
+  authority?: Readonly<Record<AppField, Authority>>;
 }
 
 /**
@@ -45,6 +51,7 @@ export interface ProcessorDeps {
  */
 export function createProcessor(deps: ProcessorDeps) {
   const { target, connector, links, audit } = deps;
+  const owned = ownedByTarget(deps.authority);
 
   return async function process(job: Job, _token?: string, signal?: AbortSignal): Promise<TargetJobResult> {
     const started = Date.now();
@@ -83,7 +90,7 @@ export function createProcessor(deps: ProcessorDeps) {
           return { outcome: 'skipped', operation: push.op, reason };
         }
         const applied = push.op === 'upsert'
-          ? await connector.upsertUser(push.user, context)
+          ? await connector.upsertUser(await asTargetOwns(push.user, context), context)
           : await connector.deleteUser(push.user, context);
         await saveLink(push.user.id, push.user.version, applied);
         operation = applied.operation;
@@ -125,6 +132,16 @@ export function createProcessor(deps: ProcessorDeps) {
       throw decision.toThrow;
     }
   };
+
+  // Fields the target owns take its current values (one extra read, only when the
+  // configuration gives the target a pushed field and the user is linked).
+  async function asTargetOwns(user: UserSnapshot & { version: number }, context: ConnectorContext): Promise<UserSnapshot & { version: number }> {
+    if (!owned.length || !context.link?.remoteId || !isSyncSource(connector)) return user;
+    const remote = await connector.readUser(context.link.remoteId, { abortSignal: context.abortSignal, profileOnly: true });
+    if (!remote) return user;
+    const appUsername = owned.includes('username') ? await connector.appUsername(remote, { abortSignal: context.abortSignal }) : undefined;
+    return withTargetValues(user, remote, owned, appUsername);
+  }
 
   async function saveLink(userId: string, version: number | undefined, applied: ApplyResult) {
     if (applied.unlink) {

@@ -62,6 +62,7 @@ export async function startRuntime(options: StartRuntimeOptions): Promise<Runtim
       backoffMs: config.jobs.backoffMs,
       maxBackoffMs: config.jobs.maxBackoffMs,
       quarantineProbeMs: config.quarantineProbeMs,
+      authority: config.sync.authority[target],
     });
     await worker.start();
     workers.push(worker);

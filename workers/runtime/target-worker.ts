@@ -8,7 +8,7 @@ import type { Logger } from '../../shared/logger.js';
 import { backoffStrategy } from './backoff.js';
 import type { TargetConnector } from './connector.js';
 import type { RuntimeMetrics } from './metrics.js';
-import { createProcessor } from './processor.js';
+import { createProcessor, type ProcessorDeps } from './processor.js';
 import { Quarantine } from './quarantine.js';
 
 export interface TargetWorkerOptions {
@@ -33,6 +33,8 @@ export interface TargetWorkerOptions {
   quarantineProbeMs?: number;
   /** Start fetching jobs at once. @defaultValue true */
   autorun?: boolean;
+  /** Which side wins each attribute of this target (SYNC_AUTHORITY_*). @defaultValue the application, for every pushed field */
+  authority?: ProcessorDeps['authority'];
 }
 
 // BullMQ only honours `queue.rateLimit()` reliably when the worker has a limiter, so a
@@ -79,6 +81,7 @@ export class TargetWorker {
       logger: this.#logger,
       metrics: options.metrics,
       isReleasing: () => this.#releasing,
+      ...(options.authority && { authority: options.authority }),
     });
     const backoff = backoffStrategy({ baseMs: options.backoffMs ?? 1000, maxMs: options.maxBackoffMs ?? 300_000 });
     this.worker = new Worker(QUEUES[this.target], processor, {

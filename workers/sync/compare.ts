@@ -1,7 +1,7 @@
 import type { Authority } from '../../shared/config.js';
 import type { AppField, RemoteUser } from '../../shared/jobs.js';
 import type { AppUser } from '../app/directory.js';
-import { valuesFrom } from '../app/changes.js';
+import { valuesFrom } from '../runtime/authority.js';
 
 /** One attribute that differs, with both values (never a secret: passwords are not compared). */
 export interface AttributeDiff {

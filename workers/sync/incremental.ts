@@ -4,6 +4,7 @@ import type { RemoteUser, Target, UserSnapshot } from '../../shared/jobs.js';
 import { remoteHash, type LinkStore } from '../../shared/links.js';
 import type { Logger } from '../../shared/logger.js';
 import type { UserDirectory } from '../app/directory.js';
+import { ownedByTarget, withTargetValues } from '../runtime/authority.js';
 import type { SyncConnector } from '../runtime/connector.js';
 import { diffForApp, diffForTarget } from './compare.js';
 import type { ProgressReporter } from './progress.js';
@@ -89,7 +90,8 @@ async function handleUpsert(d: IncrementalDeps, remote: RemoteUser, r: Increment
   const app = await d.directory.get(appUserId, { abortSignal: d.abortSignal });
   if (!app) return;
   const authority = d.sync.authority[d.target];
-  const theirs = diffForApp(app, remote, authority, authority.username === 'target' ? await d.connector.appUsername(remote) : undefined);
+  const appUsername = authority.username === 'target' ? await d.connector.appUsername(remote) : undefined;
+  const theirs = diffForApp(app, remote, authority, appUsername);
   if (theirs.fields.length) {
     applies.push({ source: d.target, action: 'update', appUserId, remote, fields: theirs.fields });
     r.appUpdates++;
@@ -98,7 +100,8 @@ async function handleUpsert(d: IncrementalDeps, remote: RemoteUser, r: Increment
     await d.links.update(d.target, appUserId, { readHash: remoteHash(remote) });
   }
   const snap = toSnapshot(app);
-  if (snap.ok && diffForTarget(await d.connector.expectedRemote(snap.snapshot, { abortSignal: d.abortSignal }), remote, authority).length) {
+  const pushed = snap.ok ? withTargetValues(snap.snapshot, remote, ownedByTarget(authority), appUsername) : undefined;
+  if (snap.ok && pushed && diffForTarget(await d.connector.expectedRemote(pushed, { abortSignal: d.abortSignal }), remote, authority).length) {
     reverts.push(snap.snapshot);
     r.reverted++;
   }

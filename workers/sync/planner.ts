@@ -3,6 +3,7 @@ import type { SyncConfig } from '../../shared/config.js';
 import type { RemoteUser, Target } from '../../shared/jobs.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AppUser, UserDirectory } from '../app/directory.js';
+import { ownedByTarget, withTargetValues } from '../runtime/authority.js';
 import type { SyncConnector } from '../runtime/connector.js';
 import { diffForApp, diffForTarget } from './compare.js';
 import { emptyCounts, type PlanCounts, type PlanEntry, type PlanStore } from './plan-store.js';
@@ -153,8 +154,10 @@ async function planRemoteBatch(d: PlannerDeps, s: Scratch, counts: PlanCounts, b
       counts.conflict++;
       continue;
     }
-    const diff = diffForTarget(await d.connector.expectedRemote(snap.snapshot, { abortSignal: d.abortSignal }), remote, authority);
     const appUsername = authority.username === 'target' ? await d.connector.appUsername(remote) : undefined;
+    // What a push would write: the fields the target owns keep the target's values.
+    const pushed = withTargetValues(snap.snapshot, remote, ownedByTarget(authority), appUsername);
+    const diff = diffForTarget(await d.connector.expectedRemote(pushed, { abortSignal: d.abortSignal }), remote, authority);
     const theirs = diffForApp(app, remote, authority, appUsername);
     const base = { appUserId: appId, ...who, username: app.username };
     if (newLink) {
