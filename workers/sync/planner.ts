@@ -104,54 +104,65 @@ async function pairRemote(d: PlannerDeps, s: Scratch, counts: PlanCounts, planId
 }
 
 async function planRemoteBatch(d: PlannerDeps, s: Scratch, counts: PlanCounts, batch: RemoteUser[]): Promise<PlanEntry[]> {
-  const linked = await pipe(d.redis, batch.map((r) => ['hget', reverseKey(d), r.remoteId]));
-  const matches = await pipe(d.redis, batch.flatMap((r) => d.sync.matchAttributes.map((a) => ['hget', s.ix(a), (a === 'username' ? r.username : (r.email ?? '')).toLowerCase()])));
+  const attrs = d.sync.matchAttributes;
+  // Round trips per batch, not per user: links, correlation hits, then the paired app users.
+  const [linked, matches] = await Promise.all([
+    pipe(d.redis, batch.map((r) => ['hget', reverseKey(d), r.remoteId])),
+    pipe(d.redis, batch.flatMap((r) => attrs.map((a) => ['hget', s.ix(a), (a === 'username' ? r.username : (r.email ?? '')).toLowerCase()]))),
+  ]);
   const entries: PlanEntry[] = [];
-  const authority = d.sync.authority[d.target];
+  const add = (entry: PlanEntry) => {
+    entries.push(entry);
+    counts[entry.action]++;
+  };
+  const candidates: { remote: RemoteUser; appId: string; newLink: boolean }[] = [];
   for (const [i, remote] of batch.entries()) {
     const who = { remoteId: remote.remoteId, remoteName: remote.username };
-    let appId = linked[i] as string | null;
-    let newLink = false;
+    const appId = linked[i] as string | null;
     if (appId) {
-      if (!(await d.redis.hexists(s.app, appId))) {
-        // Linked to an application user the complete app listing no longer has: it was removed.
-        if (d.removal === 'disable' && !remote.active) counts.unchanged++;
-        else {
-          entries.push({ action: d.removal, appUserId: appId, ...who });
-          counts[d.removal]++;
-        }
-        continue;
-      }
-    } else {
-      const hits = [...new Set(d.sync.matchAttributes.map((_, j) => matches[i * d.sync.matchAttributes.length + j] as string | null).filter((v): v is string => !!v))];
-      if (hits.length === 0) {
-        if (d.sync.importUnmatched) {
-          entries.push({ action: 'import', ...who, remote, appUsername: await d.connector.appUsername(remote, { abortSignal: d.abortSignal }) });
-          counts.import++;
-        } else counts.unchanged++;
-        continue;
-      }
-      const reason = hits.includes(DUP) || hits.length > 1
-        ? `matches several application users by ${d.sync.matchAttributes.join(' / ')}`
-        : await linkedElsewhere(d, hits[0]!, remote.remoteId);
-      if (reason) {
-        entries.push({ action: 'conflict', ...who, ...(hits.length === 1 && hits[0] !== DUP && { appUserId: hits[0] }), reason });
-        counts.conflict++;
-        continue;
-      }
-      appId = hits[0]!;
-      newLink = true;
-    }
-    if (!(await d.redis.sadd(s.seen, appId))) {
-      entries.push({ action: 'conflict', appUserId: appId, ...who, reason: `another ${d.target} user is already paired with this application user` });
-      counts.conflict++;
+      candidates.push({ remote, appId, newLink: false });
       continue;
     }
-    const app = JSON.parse((await d.redis.hget(s.app, appId))!) as AppUser;
+    const hits = [...new Set(attrs.map((_, j) => matches[i * attrs.length + j] as string | null).filter((v): v is string => !!v))];
+    if (hits.length === 0) {
+      if (d.sync.importUnmatched) add({ action: 'import', ...who, remote, appUsername: await d.connector.appUsername(remote, { abortSignal: d.abortSignal }) });
+      else counts.unchanged++;
+    } else if (hits.includes(DUP) || hits.length > 1) {
+      add({ action: 'conflict', ...who, reason: `matches several application users by ${attrs.join(' / ')}` });
+    } else candidates.push({ remote, appId: hits[0]!, newLink: true });
+  }
+  const [apps, links] = await Promise.all([
+    pipe(d.redis, candidates.map((c) => ['hget', s.app, c.appId])),
+    pipe(d.redis, candidates.map((c) => ['hget', linkKey(d, c.appId), 'remoteId'])),
+  ]);
+  const rows = candidates.map((c, i) => ({ ...c, raw: apps[i] as string | null, linkedTo: links[i] as string | null }));
+  const takesOver = (r: (typeof rows)[number]) => r.newLink && !!r.linkedTo && r.linkedTo !== r.remote.remoteId;
+  // Only pairs that survive the checks claim their app user; a second claim is a conflict.
+  const claiming = rows.flatMap((r, i) => (r.raw !== null && !takesOver(r) ? [i] : []));
+  const fresh = await pipe(d.redis, claiming.map((i) => ['sadd', s.seen, rows[i]!.appId]));
+  const firstClaim = new Map(claiming.map((i, k) => [i, fresh[k] === 1]));
+  const authority = d.sync.authority[d.target];
+  for (const [i, r] of rows.entries()) {
+    const { remote, appId, newLink, raw } = r;
+    const who = { remoteId: remote.remoteId, remoteName: remote.username };
+    if (!raw) {
+      // Linked to an application user the complete app listing no longer has: it was removed.
+      if (d.removal === 'disable' && !remote.active) counts.unchanged++;
+      else add({ action: d.removal, appUserId: appId, ...who });
+      continue;
+    }
+    if (takesOver(r)) {
+      add({ action: 'conflict', appUserId: appId, ...who, reason: `the matching application user ${appId} is already linked to another ${d.target} user` });
+      continue;
+    }
+    if (!firstClaim.get(i)) {
+      add({ action: 'conflict', appUserId: appId, ...who, reason: `another ${d.target} user is already paired with this application user` });
+      continue;
+    }
+    const app = JSON.parse(raw) as AppUser;
     const snap = toSnapshot(app);
     if (!snap.ok) {
-      entries.push({ action: 'conflict', appUserId: appId, ...who, reason: snap.reason });
-      counts.conflict++;
+      add({ action: 'conflict', appUserId: appId, ...who, reason: snap.reason });
       continue;
     }
     const appUsername = authority.username === 'target' ? await d.connector.appUsername(remote) : undefined;
@@ -161,28 +172,17 @@ async function planRemoteBatch(d: PlannerDeps, s: Scratch, counts: PlanCounts, b
     const theirs = diffForApp(app, remote, authority, appUsername);
     const base = { appUserId: appId, ...who, username: app.username };
     if (newLink) {
-      entries.push({ action: 'link', ...base, ...(diff.length && { diff }), ...(theirs.fields.length && { appDiff: theirs.diff, fields: theirs.fields, remote }) });
-      counts.link++;
+      add({ action: 'link', ...base, ...(diff.length && { diff }), ...(theirs.fields.length && { appDiff: theirs.diff, fields: theirs.fields, remote }) });
       continue;
     }
-    if (diff.length) {
-      entries.push({ action: 'update', ...base, diff });
-      counts.update++;
-    }
+    if (diff.length) add({ action: 'update', ...base, diff });
     if (theirs.fields.length) {
       const disable = theirs.fields.length === 1 && theirs.fields[0] === 'active' && !remote.active;
-      entries.push({ action: disable ? 'appDisable' : 'appUpdate', ...base, appDiff: theirs.diff, fields: theirs.fields, remote, ...(appUsername && { appUsername }) });
-      counts[disable ? 'appDisable' : 'appUpdate']++;
+      add({ action: disable ? 'appDisable' : 'appUpdate', ...base, appDiff: theirs.diff, fields: theirs.fields, remote, ...(appUsername && { appUsername }) });
     }
     if (!diff.length && !theirs.fields.length) counts.unchanged++;
   }
   return entries;
-}
-
-/** An unlinked remote user may not take over an app user already linked to someone else. */
-async function linkedElsewhere(d: PlannerDeps, appId: string, remoteId: string): Promise<string | undefined> {
-  const current = await d.redis.hget(linkKey(d, appId), 'remoteId');
-  return current && current !== remoteId ? `the matching application user ${appId} is already linked to another ${d.target} user` : undefined;
 }
 
 /** Application users no remote user claimed: never created remotely, or gone there. */
