@@ -16,9 +16,9 @@ export interface ApplyDeps {
   progress: ProgressReporter;
   logger: Logger;
   abortSignal?: AbortSignal;
+  /** Entries handed out per chunk. @defaultValue 1000 (addBulk's sweet spot) */
+  chunkSize?: number;
 }
-
-const CHUNK = 1000;
 
 /**
  * Applies a plan through the ordinary jobs, a chunk at a time, waiting for each chunk's jobs
@@ -35,7 +35,7 @@ export async function applyPlan(deps: ApplyDeps, meta: PlanMeta): Promise<PlanMe
   let current = await store.save({ ...meta, status: 'applying', apply: { total, enqueued: cursor, ...tally, startedAt: meta.apply?.startedAt ?? Date.now() } });
   await deps.progress.phase('applying', total - cursor, meta.target);
   while (cursor < total) {
-    const entries = await store.entries(meta.id, cursor, CHUNK);
+    const entries = await store.entries(meta.id, cursor, deps.chunkSize ?? 1000);
     const waits = await handOut(deps, meta.target, meta.id, entries);
     await store.setCursor(meta.id, cursor + entries.length);
     cursor += entries.length;
@@ -62,6 +62,10 @@ async function handOut(deps: ApplyDeps, target: Target, planId: string, entries:
   const upserts: (UserSnapshot & { version: number })[] = [];
   const deletes: { id: string; username?: string }[] = [];
   const applies: Parameters<ApplyDeps['queues']['applies']>[0][number][] = [];
+  // State-based: pushes carry the app's current row, not the one seen when planning (a staged
+  // plan may be hours old). Read the chunk's rows at once; the directory bounds its own concurrency.
+  const pushing = entries.filter((e) => e.action === 'create' || e.action === 'update' || (e.action === 'link' && e.diff?.length));
+  const rows = new Map(await Promise.all(pushing.map(async (e) => [e.appUserId!, await deps.directory.get(e.appUserId!, { abortSignal: deps.abortSignal })] as const)));
   for (const e of entries) {
     switch (e.action) {
       case 'link':
@@ -70,8 +74,7 @@ async function handOut(deps: ApplyDeps, target: Target, planId: string, entries:
         if (e.action === 'link') await deps.links.update(target, e.appUserId!, { remoteId: e.remoteId!, remoteName: e.remoteName! });
         if (e.action === 'link' && e.fields?.length) applies.push({ source: target, action: 'update', appUserId: e.appUserId!, remote: e.remote!, fields: e.fields, planId });
         if (e.action === 'link' && !e.diff?.length) break;
-        // State-based: the app's current row, not the one seen when planning (a staged plan may be hours old).
-        const user = await deps.directory.get(e.appUserId!, { abortSignal: deps.abortSignal });
+        const user = rows.get(e.appUserId!);
         const snap = user && toSnapshot(user);
         if (snap?.ok) upserts.push(snap.snapshot);
         else deps.logger.warn({ appUserId: e.appUserId, reason: snap ? snap.reason : 'gone from the application' }, 'plan entry not applied');

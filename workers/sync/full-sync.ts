@@ -36,14 +36,22 @@ export interface FullSyncDeps {
  * dry run, a plan-only run, or staged for an operator. A listing that fails leaves a failed plan
  * with no entries: nothing applied, nothing removed.
  */
-export async function runFullSync(d: FullSyncDeps, data: Pick<FullSyncData, 'mode' | 'planId' | 'slot'>): Promise<PlanMeta> {
+export async function runFullSync(d: FullSyncDeps, data: Pick<FullSyncData, 'mode' | 'planId' | 'slot'> & { jobId?: string }): Promise<PlanMeta> {
   if (data.planId) return applyStored(d, data.planId);
+  // A job that runs again after its worker died resumes the plan it was applying, instead of
+  // planning anew and leaving that one half-applied.
+  const jobKey = data.jobId && `${d.prefix}:plan-of-job:${d.target}:${data.jobId}`;
+  const earlier = jobKey ? await d.store.get((await d.redis.get(jobKey)) ?? '') : undefined;
+  if (earlier?.status === 'applying') return applyStored(d, earlier.id);
+  if (earlier && earlier.status !== 'planning') return earlier;
+  if (earlier) await d.store.save({ ...earlier, status: 'failed', reason: 'interrupted while planning (its worker stopped); planned again by the same job' });
   const meta: PlanMeta = {
     id: newPlanId(d.target), target: d.target, status: 'planning', dryRun: data.mode === 'dry-run', createdAt: Date.now(), updatedAt: Date.now(),
     ...(data.slot && { slot: data.slot }), counts: emptyCounts(), linked: 0, removals: 0,
     threshold: { absolute: d.sync.deleteThreshold, percent: d.sync.deleteThresholdPercent },
   };
   await d.store.create(meta);
+  if (jobKey) await d.redis.set(jobKey, meta.id, 'EX', 7 * 86_400);
   let planned: PlanMeta;
   try {
     const linked = await d.redis.hlen(`${d.prefix}:link-remote:${d.target}`);

@@ -50,10 +50,21 @@ export class JobTracker {
         }),
     );
     const timer = setInterval(() => void this.#sweep(), options.checkEveryMs ?? 2000);
+    // Shutdown stops the wait, not the jobs: they run on, and a re-run picks the plan up again.
+    let onAbort: (() => void) | undefined;
+    const aborted = new Promise<never>((_, reject) => {
+      const signal = options.abortSignal;
+      if (!signal) return;
+      onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
+      if (signal.aborted) onAbort();
+      else signal.addEventListener('abort', onAbort, { once: true });
+    });
     try {
-      await Promise.all(waits);
+      await Promise.race([Promise.all(waits), aborted]);
     } finally {
       clearInterval(timer);
+      if (onAbort) options.abortSignal?.removeEventListener('abort', onAbort);
+      for (const id of jobIds) this.#pending.delete(id);
     }
     return tally;
   }

@@ -90,7 +90,7 @@ export class SyncWorker {
       const shared = { ...common, redis: connection, prefix: config.prefix, target, connector, links: this.#o.links, sync: config.sync };
       const outcome = await withTargetLock<unknown>(connection, lockKey, () =>
         job.name === JOB_NAMES.fullSync
-          ? runFullSync({ ...shared, audit: this.#o.audit, store: this.plans, removal: removalOf(config, target), listGroups: target === 'crowd' && Object.keys(config.crowd?.roleMap ?? {}).length > 0 }, data as FullSyncData)
+          ? runFullSync({ ...shared, audit: this.#o.audit, store: this.plans, removal: removalOf(config, target), listGroups: target === 'crowd' && Object.keys(config.crowd?.roleMap ?? {}).length > 0 }, { ...(data as FullSyncData), jobId: job.id! })
           : pullChanges(shared),
       );
       if (typeof outcome === 'object' && outcome !== null && 'locked' in outcome) {

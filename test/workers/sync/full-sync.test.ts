@@ -123,3 +123,39 @@ describe('full sync with Crowd: plan, guards, apply, convergence', () => {
     await expect(s.fullSync('crowd', 'apply', second.id)).rejects.toThrow(/rejected/);
   });
 });
+
+describe('full sync: an apply interrupted by a crash', () => {
+  it('re-running the plan finishes the rest, with no duplicate creates', async () => {
+    const em = await startEmulator();
+    const dir = new MemoryDirectory(Array.from({ length: 7 }, (_, i) => ({ id: `n${i}`, username: `new${i}`, email: `new${i}@example.com`, active: true })));
+    const s = await startSyncHarness({ ...crowdEnv(em.info), SYNC_DELETE_THRESHOLD_PERCENT: '100' }, dir);
+    try {
+      const plan = await s.fullSync('crowd', 'plan');
+      expect(plan.counts.create).toBe(7);
+      // Apply two entries at a time and "crash" while waiting for the second chunk's jobs.
+      const { applyPlan } = await import('../../../workers/sync/apply.js');
+      const { ProgressReporter } = await import('../../../workers/sync/progress.js');
+      const { SyncQueues } = await import('../../../workers/sync/queues.js');
+      const queues = new SyncQueues({ connection: s.redis, prefix: s.prefix, attempts: 3, backoffMs: 20 });
+      const crash = new AbortController();
+      const progress = new ProgressReporter((p) => {
+        if (p.phase === 'applying' && p.done >= 3) crash.abort(new Error('worker killed'));
+      }, { intervalMs: 0 });
+      const logger = (await import('../../../shared/logger.js')).silentLogger;
+      await expect(applyPlan({ store: s.sync.plans, queues, directory: dir, links: s.links, progress, logger, chunkSize: 2, abortSignal: crash.signal }, plan)).rejects.toThrow('worker killed');
+      await queues.close();
+      const interrupted = await s.sync.plans.get(plan.id);
+      expect(interrupted?.status).toBe('applying');
+      expect(await s.sync.plans.cursor(plan.id)).toBeLessThan(7);
+
+      const finished = await s.fullSync('crowd', 'apply', plan.id);
+      expect(finished.status).toBe('applied');
+      for (let i = 0; i < 7; i++) expect(await s.connectors.crowd!.readUser(`new${i}`)).not.toBeNull();
+      // One create per user: the chunk handed out twice coalesced or found its users already there.
+      expect(em.stats().byRoute['POST user']).toBe(7);
+    } finally {
+      await s.close();
+      await em.close();
+    }
+  });
+});
