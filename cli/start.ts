@@ -92,7 +92,7 @@ async function initialSync(redis: ReturnType<typeof createRedis>, prefix: string
     await queue.add(JOB_NAMES.fullSync, { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), targets: [target], mode: 'apply' }, { jobId: `initial-full-sync-${target}-${Date.now()}`, removeOnComplete: { age: 86_400 } });
   }
   await queue.close();
-  logger.info({ targets }, 'first full sync enqueued: the sample users go to the emulators, the Entra-only user comes into the application store');
+  logger.info({ targets }, 'a full sync of each target enqueued: the sample users go to the emulators, the Entra-only user comes into the application store');
 }
 
 function reexecTrusting(caFile: string): Promise<void> {

@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import type { Target } from '../shared/jobs.js';
+import type { ProvisionResult, SyncProgress, Target } from '../shared/jobs.js';
 
 export interface SyncClientOptions {
   /** @defaultValue `REDIS_URL`, else `redis://127.0.0.1:6379` */
@@ -25,6 +25,15 @@ export interface EnqueueOptions {
   targets?: readonly Target[];
 }
 
+export interface ProvisionOptions extends EnqueueOptions {
+  /**
+   * `to-target` pushes application users to the targets; `from-target` imports remote users
+   * into the application (scope `{ remoteIds }`: Crowd names or keys, Entra object ids or UPNs).
+   * @defaultValue 'to-target'
+   */
+  direction?: 'to-target' | 'from-target';
+}
+
 export interface RefreshOptions {
   target: Target;
   /** How long to wait for the worker's answer. @defaultValue 10000 */
@@ -35,4 +44,14 @@ export interface RefreshOptions {
 export interface Enqueued {
   target: Target | 'sync';
   jobId: string;
+}
+
+/** An accepted provision job, to watch or await. */
+export interface ProvisionRun {
+  target: 'sync';
+  jobId: string;
+  /** The job's latest progress; undefined before it reported any, or once it is gone. */
+  progress(): Promise<SyncProgress | undefined>;
+  /** Resolves with the job's result, rejects with its failed reason (or after `timeoutMs`, when given). */
+  finished(options?: { timeoutMs?: number; onProgress?: (progress: SyncProgress) => void }): Promise<ProvisionResult>;
 }

@@ -1,5 +1,5 @@
-import { Queue, QueueEvents, type ConnectionOptions, type Job, type JobsOptions } from 'bullmq';
-import type { Redis } from 'ioredis';
+import { Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
+import type { Redis, RedisOptions } from 'ioredis';
 import { z } from 'zod';
 import { loadConfig } from '../shared/config.js';
 import { Keyring, parseKey } from '../shared/crypto.js';
@@ -11,10 +11,10 @@ import {
   TARGETS,
   dedupId,
   passwordAad,
-  userIdSchema,
   userRefSchema,
   userSnapshotSchema,
   type PushUserData,
+  type QueueName,
   type RemoteUser,
   type Target,
   type TargetJobResult,
@@ -23,10 +23,12 @@ import {
 } from '../shared/jobs.js';
 import { createRedis, whenReady } from '../shared/redis.js';
 import { toIssues, validate } from '../shared/validation.js';
-import type { Enqueued, EnqueueOptions, RefreshOptions, SyncClientOptions } from './client-options.js';
+import type { Enqueued, EnqueueOptions, ProvisionOptions, ProvisionRun, RefreshOptions, SyncClientOptions } from './client-options.js';
+import { parseProvision, provisionRun } from './provision.js';
+import { subscribePulledChanges, type PulledChangeHandler, type PulledChangeOptions, type PulledChangeSubscription } from './pulled-changes.js';
+import { addPushJobs, type PushJob } from './push-jobs.js';
 import { passwordJobOptions, standardJobOptions } from './retention.js';
 
-const BULK_CHUNK = 1000;
 const MAX_PASSWORD_LENGTH = 1024;
 
 export interface SyncClient {
@@ -38,12 +40,21 @@ export interface SyncClient {
   userDeleted(user: UserRef & { version?: number }): Promise<Enqueued[]>;
   /** Encrypted here, decrypted only inside the target worker. */
   passwordChanged(user: UserRef, password: string): Promise<Enqueued[]>;
-  /** Push the given application users (or all of them) to the targets. */
-  provision(scope: { ids: readonly string[] } | 'all', options?: EnqueueOptions): Promise<Enqueued[]>;
+  /**
+   * Push the given application users (or all of them) to the targets, or with
+   * `direction: 'from-target'` import remote users into the application.
+   */
+  provision(scope: 'all' | { ids: readonly string[] } | { remoteIds: readonly string[] }, options?: ProvisionOptions): Promise<ProvisionRun>;
   /** Read the user from the targets and apply it to the application. */
   pull(user: Pick<UserRef, 'id'> & Partial<UserRef>, options?: EnqueueOptions): Promise<Enqueued[]>;
   /** Read the user from one target and answer with it (null when the target has no such user). */
   refresh(user: Pick<UserRef, 'id'> & Partial<UserRef>, options: RefreshOptions): Promise<RemoteUser | null>;
+  /**
+   * Apply pulled changes (the `app` queue) in this process instead of through idsync's SQL or
+   * webhook adapter. Resolves once the worker listens; a throwing handler retries the change.
+   */
+  onPulledChange(handler: PulledChangeHandler, options?: PulledChangeOptions): Promise<PulledChangeSubscription>;
+  /** Also closes every `onPulledChange` subscription. */
   close(): Promise<void>;
 }
 
@@ -67,11 +78,13 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
   const ownsConnection = !options.connection;
   const redis: Redis = options.connection ?? createRedis(options.redisUrl ?? env.redisUrl, 'producer');
   // Connection errors reach callers as rejected calls; the listener keeps ioredis quiet.
-  redis.on('error', () => undefined);
+  const quiet = () => undefined;
+  redis.on('error', quiet);
   const ensureReady = () => whenReady(redis, { timeoutMs: 5000, failOnError: true });
 
   const queues = new Map<string, Queue>();
-  const events = new Map<string, Promise<QueueEvents>>();
+  const events = new Map<QueueName, Promise<QueueEvents>>();
+  const subscriptions = new Set<PulledChangeSubscription>();
   const queue = (name: string) => {
     let q = queues.get(name);
     if (!q) {
@@ -101,6 +114,11 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
     op: 'upsert',
     user,
   });
+  const pushJob = (data: PushUserData): PushJob => ({ data, opts: { ...jobOptions, deduplication: { id: dedupId.push(data.user.id), ...coalesce } } });
+  // Every push goes through addPushJobs: the newest snapshot wins even while the user's job waits.
+  const push = (jobs: PushJob[]) =>
+    Promise.all(targets.map(async (t) => (await addPushJobs(queue(QUEUES[t]), jobs)).map((jobId): Enqueued => ({ target: t, jobId }))))
+      .then((perTarget) => perTarget.flat());
   const parseSnapshot = (input: unknown, path: (string | number)[] = []) => {
     const user = validate(userSnapshotSchema, input, 'user', path);
     return { ...user, version: user.version ?? nextVersion() };
@@ -111,9 +129,7 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
     async userChanged(input) {
       const user = parseSnapshot(input);
       await ensureReady();
-      return Promise.all(
-        targets.map((t) => add(t, JOB_NAMES.pushUser, pushData(user), { ...jobOptions, deduplication: { id: dedupId.push(user.id), ...coalesce } })),
-      );
+      return push([pushJob(pushData(user))]);
     },
 
     async userChangedMany(inputs) {
@@ -133,21 +149,7 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
       }
       if (issues.length) throw new ValidationError(issues, 'users');
       await ensureReady();
-      const users = [...latest.values()];
-      const out: Enqueued[] = [];
-      for (const t of targets) {
-        for (let i = 0; i < users.length; i += BULK_CHUNK) {
-          const jobs = await queue(QUEUES[t]).addBulk(
-            users.slice(i, i + BULK_CHUNK).map((user) => ({
-              name: JOB_NAMES.pushUser,
-              data: pushData(user),
-              opts: { ...jobOptions, deduplication: { id: dedupId.push(user.id), ...coalesce } },
-            })),
-          );
-          for (const job of jobs) out.push({ target: t, jobId: job.id! });
-        }
-      }
-      return out;
+      return push([...latest.values()].map((user) => pushJob(pushData(user))));
     },
 
     async userDeleted(input) {
@@ -159,9 +161,7 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
         user: { ...ref, version: ref.version ?? nextVersion() },
       };
       await ensureReady();
-      return Promise.all(
-        targets.map((t) => add(t, JOB_NAMES.pushUser, data, { ...jobOptions, deduplication: { id: dedupId.push(ref.id), ...coalesce } })),
-      );
+      return push([pushJob(data)]);
     },
 
     async passwordChanged(input, password) {
@@ -188,12 +188,10 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
 
     async provision(scope, opts) {
       const chosen = chooseTargets(opts);
-      const parsedScope =
-        scope === 'all' ? ('all' as const) : validate(z.object({ ids: z.array(userIdSchema).min(1).max(100_000) }), scope, 'provision scope');
+      const parsed = parseProvision(scope, opts);
       await ensureReady();
-      return [
-        await add('sync', JOB_NAMES.provision, { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), scope: parsedScope, targets: chosen }, jobOptions),
-      ];
+      const { jobId } = await add('sync', JOB_NAMES.provision, { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), ...parsed, targets: chosen }, jobOptions);
+      return provisionRun(queue(QUEUES.sync), jobId, () => queueEvents(QUEUES.sync));
     },
 
     async pull(input, opts) {
@@ -215,7 +213,7 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
       const ref = validate(userRefSchema, input, 'user');
       const timeoutMs = opts.timeoutMs ?? 10_000;
       await ensureReady();
-      const qe = await queueEvents(target!);
+      const qe = await queueEvents(QUEUES[target!]);
       // No deduplication: every caller waits for its own answer. A refresh is a read,
       // so it gets few attempts and a short life.
       const job: Job = await queue(QUEUES[target!]).add(
@@ -227,31 +225,57 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
       return result.remote ?? null;
     },
 
+    async onPulledChange(handler, opts) {
+      const sub = await subscribePulledChanges({ connection: connectionSettings(redis), prefix, backoffMs }, handler, opts);
+      subscriptions.add(sub);
+      return {
+        async close() {
+          subscriptions.delete(sub);
+          await sub.close();
+        },
+      };
+    },
+
     async close() {
+      await Promise.allSettled([...subscriptions].map((s) => s.close()));
       await Promise.allSettled([...events.values()].map(async (p) => (await p).close()));
       await Promise.allSettled([...queues.values()].map((q) => q.close()));
       if (ownsConnection) redis.disconnect();
+      else redis.off('error', quiet); // a shared connection outlives many clients
     },
   };
 
-  function queueEvents(target: Target): Promise<QueueEvents> {
-    let p = events.get(target);
+  function queueEvents(name: QueueName): Promise<QueueEvents> {
+    let p = events.get(name);
     if (!p) {
-      // The blocking stream read needs its own connection without the producer's
-      // fail-fast settings; BullMQ opens it from these options and owns it.
-      const qe = new QueueEvents(QUEUES[target], {
-        connection: connectionSettings(redis),
-        prefix,
-      });
-      qe.on('error', () => undefined);
-      p = qe.waitUntilReady().then(() => qe);
-      events.set(target, p);
+      p = (async () => {
+        // Read on from the stream's current last entry, not from '$': an event written before
+        // the first blocking read is sent would otherwise be lost, and a wait on it hang.
+        const [last] = await redis.xrevrange(queue(name).toKey('events'), '+', '-', 'COUNT', 1);
+        // The blocking stream read needs its own connection without the producer's
+        // fail-fast settings; BullMQ opens it from these options and owns it.
+        const qe = new QueueEvents(name, { connection: connectionSettings(redis), prefix, lastEventId: last?.[0] ?? '0-0' });
+        qe.on('error', () => undefined);
+        try {
+          await qe.waitUntilReady();
+        } catch (err) {
+          await qe.close();
+          throw err;
+        }
+        return qe;
+      })();
+      // A failed start is not cached: the next call tries again.
+      p.catch(() => events.delete(name));
+      events.set(name, p);
     }
     return p;
   }
 }
 
-function connectionSettings(redis: Redis): ConnectionOptions {
+type ConnectionSettings = Pick<RedisOptions, 'host' | 'port' | 'path' | 'db' | 'username' | 'password' | 'tls' | 'family'>;
+
+/** The client's connection settings, for the connections opened beside it (events, workers). */
+function connectionSettings(redis: Redis): ConnectionSettings {
   const { host, port, path, db, username, password, tls, family } = redis.options;
   return { host, port, path, db, username, password, tls, family };
 }

@@ -10,8 +10,8 @@ export interface PushJob {
 }
 
 const CHUNK = 1000;
-// Fresh job ids: 72 random bits per process, then a counter. Short ids keep every key and list
-// entry of the job small; the counter costs nothing per job (a random UUID does).
+// Fresh job ids: 72 random bits per process, then a counter. Shorter than a UUID, which keeps
+// the job's keys, list entries and events small; never ':' (BullMQ's key separator).
 const ID_PREFIX = `p${randomBytes(9).toString('base64url')}`;
 let idSeq = 0;
 const freshId = () => `${ID_PREFIX}${(idSeq++).toString(36)}`;

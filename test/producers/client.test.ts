@@ -1,5 +1,5 @@
-import { Queue } from 'bullmq';
-import { createSyncClient, ValidationError } from '../../producers/index.js';
+import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { createSyncClient, ValidationError, type ProvisionResult, type SyncProgress } from '../../producers/index.js';
 import { ThrottledError } from '../../shared/errors.js';
 import { FakeConnector } from '../helpers/fake-connector.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
@@ -48,6 +48,19 @@ describe('client library without a worker', () => {
       expect(await crowd.getWaitingCount()).toBe(2502);
     } finally {
       await crowd.close();
+      await client.close();
+    }
+  });
+
+  it('checks the provision direction and scope, naming the bad field', async () => {
+    const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd'] });
+    try {
+      const issues = async (p: Promise<unknown>) => ((await p.catch((e) => e)) as ValidationError).issues.map((i) => i.path);
+      expect(await issues(client.provision({ remoteIds: ['alice'] }))).toEqual(['remoteIds']);
+      expect(await issues(client.provision('all', { direction: 'sideways' as never }))).toEqual(['direction']);
+      expect(await issues(client.provision({ remoteIds: [''] }, { direction: 'from-target' }))).not.toHaveLength(0);
+      expect(await dumpPrefix(redis, prefix)).toBe('');
+    } finally {
       await client.close();
     }
   });
@@ -139,9 +152,13 @@ describe('client library with a worker', () => {
   });
 
   it('provision is accepted onto the sync queue', async () => {
-    const [e] = await h.client.provision({ ids: ['u-1', 'u-2'] });
+    const run = await h.client.provision({ ids: ['u-1', 'u-2'] });
+    const imported = await h.client.provision({ remoteIds: ['alice'] }, { direction: 'from-target' });
     const sync = new Queue('sync', { connection: h.redis, prefix: h.prefix });
-    expect((await sync.getJob(e!.jobId))!.data).toMatchObject({ scope: { ids: ['u-1', 'u-2'] }, targets: ['crowd'] });
+    expect(run.target).toBe('sync');
+    expect((await sync.getJob(run.jobId))!.data).toMatchObject({ scope: { ids: ['u-1', 'u-2'] }, targets: ['crowd'], direction: 'to-target' });
+    expect((await sync.getJob(imported.jobId))!.data).toMatchObject({ scope: { remoteIds: ['alice'] }, direction: 'from-target' });
+    expect(await run.progress()).toBeUndefined();
     await sync.close();
   });
 
@@ -150,5 +167,61 @@ describe('client library with a worker', () => {
     const [job] = await h.client.userChanged({ ...alice, version: 1 });
     await h.finished(job!.jobId);
     expect(connector.calls.map((c) => c.version)).toEqual([1, 1]);
+  });
+});
+
+describe('provision runs', () => {
+  const redis = workerRedis();
+  let prefix: string;
+  let worker: Worker | undefined;
+  beforeEach(() => { prefix = uniquePrefix('provision'); });
+  afterEach(async () => {
+    await worker?.close();
+    await deletePrefix(redis, prefix);
+  });
+  afterAll(() => redis.quit());
+
+  const result: ProvisionResult = { direction: 'to-target', targets: { crowd: { users: 2, succeeded: 2, skipped: 0, failed: 0 } }, durationMs: 5 };
+  const listing: SyncProgress = { phase: 'listing', done: 1 };
+  const applying: SyncProgress = { phase: 'applying', done: 2, total: 2, target: 'crowd' };
+
+  it('reports progress and resolves with the result', async () => {
+    let go!: () => void;
+    const gate = new Promise<void>((r) => (go = r));
+    worker = new Worker('sync', async (job: Job) => {
+      await job.updateProgress(listing);
+      await gate;
+      await job.updateProgress(applying);
+      return result;
+    }, { connection: redis, prefix });
+    const listed = new Promise<void>((r) => worker!.once('progress', () => r()));
+    const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd'] });
+    try {
+      const run = await client.provision('all');
+      await listed;
+      expect(await run.progress()).toEqual(listing);
+      const seen: SyncProgress[] = [];
+      let firstReport!: () => void;
+      const reported = new Promise<void>((r) => (firstReport = r));
+      const finished = run.finished({ timeoutMs: 10_000, onProgress: (p) => { seen.push(p); firstReport(); } });
+      // The progress made before the call arrives first; only then does the job go on.
+      await reported;
+      go();
+      expect(await finished).toEqual(result);
+      expect(seen).toEqual([listing, applying]);
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('rejects with the failed reason', async () => {
+    worker = new Worker('sync', async (): Promise<ProvisionResult> => { throw new UnrecoverableError('no application directory configured'); }, { connection: redis, prefix });
+    const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd'] });
+    try {
+      const run = await client.provision({ remoteIds: ['alice'] }, { direction: 'from-target' });
+      await expect(run.finished()).rejects.toThrow('no application directory configured');
+    } finally {
+      await client.close();
+    }
   });
 });

@@ -39,6 +39,9 @@ export async function applyPlan(deps: ApplyDeps, meta: PlanMeta): Promise<PlanMe
     const waits = await handOut(deps, meta.target, meta.id, entries);
     await store.setCursor(meta.id, cursor + entries.length);
     cursor += entries.length;
+    // Entries that need no job (conflicts, links without a diff) are done once handed out.
+    const jobs = [...waits.values()].reduce((n, ids) => n + ids.length, 0);
+    if (entries.length > jobs) await deps.progress.add(entries.length - jobs);
     for (const [queue, ids] of waits) {
       const { tracker } = await deps.queues.get(queue);
       const t = await tracker.wait(ids, () => void deps.progress.add(1), { abortSignal: deps.abortSignal });
