@@ -10,8 +10,23 @@ export interface Row {
   note?: string;
 }
 
+let json = false;
+
+/** `--json`: one JSON object per figure (one line each) instead of Markdown tables. */
+export function setJsonOutput(on: boolean): void {
+  json = on;
+}
+
+export function jsonOutput(): boolean {
+  return json;
+}
+
 /** Prints one benchmark's table: measured value, the baseline from the same run, ratio and goal. */
 export function printTable(title: string, rows: Row[]): void {
+  if (json) {
+    for (const r of rows) console.log(JSON.stringify({ table: title, ...r, ...(r.baseline && { ratio: r.value / r.baseline }) }));
+    return;
+  }
   console.log(`\n## ${title}\n`);
   console.log('| measurement | value | baseline (same run) | ratio | goal | |');
   console.log('|---|---:|---:|---:|---:|---|');

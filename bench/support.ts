@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { Worker } from 'node:worker_threads';
 import { QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -123,5 +125,37 @@ export async function startPipeline(
       });
     },
     close,
+  };
+}
+
+/**
+ * The same, in a child process: for measurements of idsync's own memory (the reconcile
+ * benchmark), since a 100k-user emulator on a thread would count in idsync's RSS.
+ */
+export async function startEmulatorProcess<Info>(moduleUrl: string, start: string, options: object = {}): Promise<EmulatorThread<Info>> {
+  const script = `(async () => {
+    const em = await (await import(${JSON.stringify(moduleUrl)})).${start}(${JSON.stringify(options)});
+    process.stdout.write(JSON.stringify({ info: em.info, adminUrl: em.adminUrl }) + '\\n');
+    process.once('SIGTERM', () => em.close().then(() => process.exit(0)));
+  })().catch((err) => { console.error(err); process.exit(1); });`;
+  const loader = import.meta.url.endsWith('.ts') ? ['--import', 'tsx'] : [];
+  const child = spawn(process.execPath, [...loader, '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'], env: process.env });
+  const { info, adminUrl } = await new Promise<{ info: Info; adminUrl: string }>((resolve, reject) => {
+    createInterface({ input: child.stdout! }).once('line', (line) => resolve(JSON.parse(line)));
+    child.once('exit', (code) => reject(new Error(`emulator process exited with ${code}`)));
+  });
+  return {
+    info,
+    async admin(method, path, body) {
+      const res = await fetch(`${adminUrl}${path}`, { method, ...(body !== undefined && { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
+      const text = await res.text();
+      if (!res.ok) throw new Error(`emulator admin ${method} ${path} → ${res.status} ${text}`);
+      return text ? JSON.parse(text) : undefined;
+    },
+    async close() {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await new Promise((resolve) => child.once('exit', resolve));
+    },
   };
 }
