@@ -173,16 +173,17 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
         throw new Error('passwordChanged needs an encryption key: set IDSYNC_SECRET_KEY (32 bytes, base64 or hex) or pass secretKey; passwords never travel in clear text');
       }
       await ensureReady();
-      const expiresAt = Date.now() + passwordTtlMs;
+      const enqueuedAt = Date.now();
+      const expiresAt = enqueuedAt + passwordTtlMs;
       return Promise.all(
-        targets.map((t) =>
-          add(
-            t,
-            JOB_NAMES.setPassword,
-            { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), user: ref, password: keyring.encrypt(password, passwordAad(t, ref.id)), expiresAt },
-            { ...passwordJobOptions(attempts, backoffMs, passwordTtlMs), deduplication: { id: dedupId.password(ref.id), ...coalesce } },
-          ),
-        ),
+        targets.map(async (t) => {
+          const [jobId] = await addPushJobs(queue(QUEUES[t]), [{
+            name: JOB_NAMES.setPassword,
+            data: { schemaVersion: SCHEMA_VERSION, enqueuedAt, user: ref, password: keyring.encrypt(password, passwordAad(t, ref.id)), expiresAt },
+            opts: { ...passwordJobOptions(attempts, backoffMs, passwordTtlMs), deduplication: { id: dedupId.password(ref.id), ...coalesce } },
+          }]);
+          return { target: t, jobId: jobId! };
+        }),
       );
     },
 

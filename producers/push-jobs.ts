@@ -1,13 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import type { JobsOptions, Queue } from 'bullmq';
-import { JOB_NAMES, type PushUserData } from '../shared/jobs.js';
+import { JOB_NAMES, type PushUserData, type SetPasswordData } from '../shared/jobs.js';
 import { MERGE_PUSH_LUA, ownRank, type MergeOutcome } from './push-merge.js';
 
-export interface PushJob {
-  data: PushUserData;
-  /** Must carry `deduplication: { id: dedupId.push(userId), keepLastIfActive: true }`. */
-  opts: JobsOptions;
-}
+/**
+ * A push (`push-user`, the default) or a password change (`set-password`): both coalesce per
+ * user, so both need the newest one to win while the user's job waits.
+ */
+export type PushJob =
+  | { name?: 'push-user'; data: PushUserData; /** Must carry `deduplication: { id: dedupId.push(userId), keepLastIfActive: true }`. */ opts: JobsOptions }
+  | { name: 'set-password'; data: SetPasswordData; /** Must carry `deduplication: { id: dedupId.password(userId), keepLastIfActive: true }`. */ opts: JobsOptions };
+
+/** Which of two jobs for one user is newer: the snapshot version, or for passwords the time of the change. */
+const versionOf = (job: PushJob): number => (job.name === 'set-password' ? job.data.enqueuedAt : job.data.user.version);
+const rankOf = (job: PushJob): number => (job.name === 'set-password' ? 0 : ownRank(job.data));
 
 const CHUNK = 1000;
 // Fresh job ids: 72 random bits per process, then a counter. Shorter than a UUID, which keeps
@@ -71,8 +77,8 @@ async function addChunk(queue: Queue, jobs: readonly PushJob[]): Promise<string[
 
 async function add(queue: Queue, jobs: readonly PushJob[]): Promise<string[]> {
   // One job goes through `add`: no pipeline to build, which keeps `userChanged` cheap.
-  if (jobs.length === 1) return [(await queue.add(JOB_NAMES.pushUser, jobs[0]!.data, jobs[0]!.opts)).id!];
-  const added = await queue.addBulk(jobs.map((j) => ({ name: JOB_NAMES.pushUser, data: j.data, opts: j.opts })));
+  if (jobs.length === 1) return [(await queue.add(jobs[0]!.name ?? JOB_NAMES.pushUser, jobs[0]!.data, jobs[0]!.opts)).id!];
+  const added = await queue.addBulk(jobs.map((j) => ({ name: j.name ?? JOB_NAMES.pushUser, data: j.data, opts: j.opts })));
   return added.map((j) => j.id!);
 }
 
@@ -88,7 +94,7 @@ async function merge(queue: Queue, merges: { existingId: string; ownId: string; 
     if (!dedupId) throw new Error('push jobs must carry a deduplication id');
     pipeline.runCommand(MERGE_COMMAND, [
       queue.toKey('active'), queue.toKey(existingId), queue.toKey(ownId), `${queue.keys.de}:${dedupId}`, queue.toKey(`dn:${dedupId}`),
-      existingId, ownId, String(job.data.user.version), String(ownRank(job.data)), JSON.stringify(job.data),
+      existingId, ownId, String(versionOf(job)), String(rankOf(job)), JSON.stringify(job.data),
     ]);
   }
   const results = (await pipeline.exec()) ?? [];

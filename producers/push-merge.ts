@@ -36,7 +36,8 @@ local function newer(stored)
   if not stored then return true end
   local ok, d = pcall(cjson.decode, stored)
   if not ok or type(d) ~= 'table' or type(d.user) ~= 'table' then return true end
-  local v = tonumber(d.user.version) or -1
+  -- Password changes have no version: the later change wins.
+  local v = tonumber(d.user.version) or tonumber(d.enqueuedAt) or -1
   if version ~= v then return version > v end
   local r = (d.op == 'delete' and 2 or 0) + ((type(d.origin) == 'string' and d.origin ~= 'event') and 1 or 0)
   return rank > r

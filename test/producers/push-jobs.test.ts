@@ -41,6 +41,23 @@ describe('push jobs while the user job waits', () => {
   afterAll(() => redis.quit());
   const data = async (jobId: string) => (await crowd.getJob(jobId))!.data;
 
+  it('applies the later password when a second change arrives before the first job ran', async () => {
+    const { TEST_KEY } = await import('../helpers/harness.js');
+    const { Keyring, parseKey } = await import('../../shared/crypto.js');
+    const { passwordAad } = await import('../../shared/jobs.js');
+    const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd'], secretKey: TEST_KEY });
+    try {
+      const [first] = await client.passwordChanged({ id: alice.id }, 'first-Secret-1');
+      const [second] = await client.passwordChanged({ id: alice.id }, 'second-Secret-2');
+      expect(second!.jobId).toBe(first!.jobId);
+      expect(await crowd.getWaitingCount()).toBe(1);
+      const envelope = (await data(first!.jobId)).password;
+      expect(new Keyring(parseKey(TEST_KEY)).decrypt(envelope, passwordAad('crowd', alice.id))).toBe('second-Secret-2');
+    } finally {
+      await client.close();
+    }
+  });
+
   it('keeps the newest snapshot when a second change arrives before the first job ran', async () => {
     const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd'] });
     try {
