@@ -2,7 +2,6 @@ import { z } from 'zod';
 import { InvalidEnvironmentError, type ValidationIssue } from './errors.js';
 import { Keyring, parseKey } from './crypto.js';
 import { APP_FIELDS, TARGETS, type AppField, type Target } from './jobs.js';
-import { validate as validateCron } from 'node-cron';
 
 /**
  * The one configuration module: environment variables in, a frozen typed config out.
@@ -96,7 +95,15 @@ const authorityMap = z.string().transform((v, ctx) => {
   return z.NEVER;
 });
 
-const cronExpression = z.string().trim().refine((v) => v === 'off' || validateCron(v), 'expected a cron expression (5 or 6 fields, e.g. "0 2 * * *") or "off"');
+// The shape of a cron expression (5 or 6 fields); the scheduler checks each field's values with
+// node-cron when it starts. Checking here with node-cron would make every user of this module,
+// the client library included, load it.
+const CRON_FIELD = /^[\d*?LW#/,\-A-Za-z]+$/;
+const cronExpression = z.string().trim().refine((v) => {
+  if (v === 'off') return true;
+  const fields = v.split(/\s+/);
+  return (fields.length === 5 || fields.length === 6) && fields.every((f) => CRON_FIELD.test(f));
+}, 'expected a cron expression (5 or 6 fields, e.g. "0 2 * * *") or "off"');
 
 const timezone = z.string().trim().refine((v) => {
   try {

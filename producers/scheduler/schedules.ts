@@ -1,3 +1,5 @@
+import { validate } from 'node-cron';
+import { InvalidEnvironmentError } from '../../shared/errors.js';
 import type { SyncConfig } from '../../shared/config.js';
 import {
   JOB_NAMES,
@@ -29,6 +31,11 @@ export type ScheduleSettings = Pick<SyncConfig, 'fullSchedule' | 'incrementalSch
 export function buildSchedules(targets: readonly Target[], sync: ScheduleSettings): Schedule[] {
   const schedules: Schedule[] = [];
   const { fullSchedule, incrementalSchedule, timezone } = sync;
+  const bad = [
+    ...(fullSchedule && !validate(fullSchedule) ? [{ path: 'SYNC_FULL_SCHEDULE', message: 'expected a valid cron expression, e.g. "0 2 * * *"' }] : []),
+    ...(incrementalSchedule && !validate(incrementalSchedule) ? [{ path: 'SYNC_INCREMENTAL_SCHEDULE', message: 'expected a valid cron expression, e.g. "*/15 * * * *"' }] : []),
+  ];
+  if (bad.length) throw new InvalidEnvironmentError(bad);
   if (fullSchedule) {
     for (const target of targets) {
       schedules.push({

@@ -1,7 +1,7 @@
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { getTasks } from 'node-cron';
-import { slotAfter, slotAtOrBefore, slotId, startScheduler, type Scheduler, type StartSchedulerOptions } from '../../producers/scheduler/index.js';
+import { buildSchedules, slotAfter, slotAtOrBefore, slotId, startScheduler, type Scheduler, type StartSchedulerOptions } from '../../producers/scheduler/index.js';
 import { REDIS_URL, deletePrefix, uniquePrefix, workerRedis } from '../helpers/redis.js';
 
 const BERLIN = 'Europe/Berlin';
@@ -24,6 +24,13 @@ describe('slot computation', () => {
     expect(at('2026-11-30T00:29:59.999Z')).toBe('2026-11-30T00:15:00.000Z');
     expect(slotAfter('*/15 * * * *', BERLIN, new Date('2026-11-30T00:15:00Z')).toISOString()).toBe('2026-11-30T00:30:00.000Z');
     expect(slotId('pull-changes', new Date('2026-11-30T00:15:07Z'))).toBe('pull-changes-20261130T001507Z');
+  });
+});
+
+describe('schedule settings', () => {
+  it('names the variable of a cron expression whose shape passed the config but whose values do not', () => {
+    expect(() => buildSchedules(['crowd'], { fullSchedule: '99 2 * * *', incrementalSchedule: undefined, timezone: 'UTC' })).toThrow(/SYNC_FULL_SCHEDULE/);
+    expect(() => buildSchedules(['crowd'], { fullSchedule: undefined, incrementalSchedule: '*/15 25 * * *', timezone: 'UTC' })).toThrow(/SYNC_INCREMENTAL_SCHEDULE/);
   });
 });
 
