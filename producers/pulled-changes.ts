@@ -1,12 +1,12 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis, type RedisOptions } from 'ioredis';
 import { z } from 'zod';
-import { BACKOFF_TYPE, QUEUES, applyUserDataSchema, userIdSchema, type AppField, type RemoteUser, type Target } from '../shared/jobs.js';
+import { QUEUES, applyUserDataSchema, userIdSchema, type AppField, type RemoteUser, type Target } from '../shared/jobs.js';
 import { ValidationError } from '../shared/errors.js';
 import { LinkStore, remoteHash } from '../shared/links.js';
 import { whenReady } from '../shared/redis.js';
 import { toIssues, validate } from '../shared/validation.js';
-import { backoffStrategy } from '../workers/runtime/backoff.js';
+import { workerBackoffSettings } from '../workers/runtime/backoff.js';
 
 /** A remote user for the application to apply, from an `apply-user` job on the `app` queue. */
 export interface PulledChange {
@@ -61,7 +61,6 @@ export interface PulledChangeDeps {
 export async function subscribePulledChanges(deps: PulledChangeDeps, handler: PulledChangeHandler, options: PulledChangeOptions = {}): Promise<PulledChangeSubscription> {
   if (typeof handler !== 'function') throw new TypeError('onPulledChange needs a handler function');
   const { concurrency } = validate(optionsSchema, options, 'onPulledChange options');
-  const backoff = backoffStrategy({ baseMs: deps.backoffMs, maxMs: 300_000 });
   // A worker connection (BullMQ's blocking reads need `maxRetriesPerRequest: null`), shared
   // with the link store; BullMQ duplicates it for the blocking read and leaves it to us.
   const redis = new Redis({ ...deps.connection, maxRetriesPerRequest: null });
@@ -92,10 +91,7 @@ export async function subscribePulledChanges(deps: PulledChangeDeps, handler: Pu
     prefix: deps.prefix,
     concurrency,
     name: `app-client-${process.pid}`,
-    settings: {
-      backoffStrategy: (attemptsMade, type, err, job) =>
-        type === BACKOFF_TYPE ? backoff(attemptsMade, type, err, job as never) : 1000 * 2 ** (attemptsMade - 1),
-    },
+    settings: workerBackoffSettings({ baseMs: deps.backoffMs, maxMs: 300_000 }),
   });
   worker.on('error', () => undefined);
   const close = async () => {

@@ -59,41 +59,25 @@ const targetList = z.string().transform((v, ctx) => {
   return [...new Set(names)] as Target[];
 });
 
-// CROWD_ROLE_MAP: JSON object, Crowd group name → app role (many groups may map to one role).
-const roleMap = z.string().transform((v, ctx) => {
-  try {
-    const parsed = z.record(z.string().min(1), z.string().min(1)).safeParse(JSON.parse(v));
-    if (parsed.success) return parsed.data;
-  } catch {
-    // falls through to the issue below
-  }
-  ctx.addIssue({ code: 'custom', message: 'expected a JSON object of Crowd group name → app role, e.g. {"jira-admins":"admin"}' });
-  return z.NEVER;
-});
+/** A variable holding a JSON object, checked by `schema`; `expected` says what it should hold. */
+const jsonObject = <T>(schema: z.ZodType<T>, expected: string) =>
+  z.string().transform((v, ctx) => {
+    try {
+      const parsed = schema.safeParse(JSON.parse(v));
+      if (parsed.success) return parsed.data;
+    } catch {
+      // not JSON: falls through to the issue below
+    }
+    ctx.addIssue({ code: 'custom', message: `expected a JSON object of ${expected}` });
+    return z.NEVER;
+  });
 
-// APP_USERS_COLUMNS: JSON object, idsync field → column name of the application's users table.
-const columnMap = z.string().transform((v, ctx) => {
-  try {
-    const parsed = z.record(z.string().min(1), z.string().min(1)).safeParse(JSON.parse(v));
-    if (parsed.success) return parsed.data;
-  } catch {
-    // falls through to the issue below
-  }
-  ctx.addIssue({ code: 'custom', message: 'expected a JSON object of idsync field → column name, e.g. {"id":"uid","username":"login","email":"mail"}' });
-  return z.NEVER;
-});
-
-// SYNC_AUTHORITY_<TARGET>: JSON object, attribute → "app" or "target" (which side wins it).
-const authorityMap = z.string().transform((v, ctx) => {
-  try {
-    const parsed = z.partialRecord(z.enum(APP_FIELDS), z.enum(['app', 'target'])).safeParse(JSON.parse(v));
-    if (parsed.success) return parsed.data;
-  } catch {
-    // falls through to the issue below
-  }
-  ctx.addIssue({ code: 'custom', message: `expected a JSON object of attribute → "app" or "target", attributes among ${APP_FIELDS.join(', ')}` });
-  return z.NEVER;
-});
+// CROWD_ROLE_MAP: Crowd group name → app role (many groups may map to one role).
+const roleMap = jsonObject(z.record(z.string().min(1), z.string().min(1)), 'Crowd group name → app role, e.g. {"jira-admins":"admin"}');
+// APP_USERS_COLUMNS: idsync field → column name of the application's users table.
+const columnMap = jsonObject(z.record(z.string().min(1), z.string().min(1)), 'idsync field → column name, e.g. {"id":"uid","username":"login","email":"mail"}');
+// SYNC_AUTHORITY_<TARGET>: attribute → the side that wins it; unnamed attributes keep their default.
+const authorityMap = jsonObject(z.partialRecord(z.enum(APP_FIELDS), z.enum(['app', 'target'])), `attribute → "app" or "target", attributes among ${APP_FIELDS.join(', ')}`);
 
 // The shape of a cron expression (5 or 6 fields); the scheduler checks each field's values with
 // node-cron when it starts. Checking here with node-cron would make every user of this module,

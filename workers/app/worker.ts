@@ -1,10 +1,10 @@
 import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AuditLog } from '../../shared/audit.js';
-import { BACKOFF_TYPE, QUEUES } from '../../shared/jobs.js';
+import { QUEUES } from '../../shared/jobs.js';
 import type { LinkStore } from '../../shared/links.js';
 import type { Logger } from '../../shared/logger.js';
-import { backoffStrategy } from '../runtime/backoff.js';
+import { workerBackoffSettings } from '../runtime/backoff.js';
 import { decideFailure } from '../runtime/failures.js';
 import { Quarantine } from '../runtime/quarantine.js';
 import type { UserDirectory } from './directory.js';
@@ -51,7 +51,6 @@ export class AppWorker {
       probeIntervalMs: options.quarantineProbeMs ?? 30_000,
     });
     const process = createApplyProcessor({ directory, links: options.links, audit: options.audit, logger: this.#logger, authority: options.authority });
-    const backoff = backoffStrategy({ baseMs: options.backoffMs ?? 1000, maxMs: options.maxBackoffMs ?? 300_000 });
     this.worker = new Worker(
       QUEUES.app,
       async (job: Job, token?: string, signal?: AbortSignal) => {
@@ -77,10 +76,7 @@ export class AppWorker {
         concurrency: options.concurrency ?? 10,
         // A limiter makes queue.rateLimit() (a 429 from the webhook) hold reliably.
         limiter: { max: 100_000, duration: 1000 },
-        settings: {
-          backoffStrategy: (attemptsMade, type, err, job) =>
-            type === BACKOFF_TYPE ? backoff(attemptsMade, type, err, job as never) : 1000 * 2 ** (attemptsMade - 1),
-        },
+        settings: workerBackoffSettings({ baseMs: options.backoffMs ?? 1000, maxMs: options.maxBackoffMs ?? 300_000 }),
       },
     );
     this.worker.on('error', (err) => this.#logger.error({ err }, 'worker error'));

@@ -1,4 +1,5 @@
-import type { Job } from 'bullmq';
+import type { AdvancedOptions, Job } from 'bullmq';
+import { BACKOFF_TYPE } from '../../shared/jobs.js';
 
 export interface BackoffSettings {
   /** First retry delay. */
@@ -24,5 +25,17 @@ export function backoffStrategy(defaults: BackoffSettings) {
   return (attemptsMade: number, _type: string | undefined, err: Error | undefined, job: Job | undefined): number => {
     const delay = typeof job?.opts.backoff === 'object' ? job.opts.backoff.delay : undefined;
     return computeBackoff(attemptsMade, { baseMs: delay ?? defaults.baseMs, maxMs: defaults.maxMs }, err);
+  };
+}
+
+/**
+ * The worker `settings` every idsync worker uses: the `idsync` backoff type through
+ * `backoffStrategy`, BullMQ's exponential default for anything else.
+ */
+export function workerBackoffSettings(defaults: BackoffSettings): AdvancedOptions {
+  const backoff = backoffStrategy(defaults);
+  return {
+    backoffStrategy: (attemptsMade, type, err, job) =>
+      type === BACKOFF_TYPE ? backoff(attemptsMade, type, err, job as Job | undefined) : 1000 * 2 ** (attemptsMade - 1),
   };
 }

@@ -2,10 +2,10 @@ import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { AuditLog } from '../../shared/audit.js';
 import type { Keyring } from '../../shared/crypto.js';
-import { BACKOFF_TYPE, QUEUES, type Target } from '../../shared/jobs.js';
+import { QUEUES, type Target } from '../../shared/jobs.js';
 import type { LinkStore } from '../../shared/links.js';
 import type { Logger } from '../../shared/logger.js';
-import { backoffStrategy } from './backoff.js';
+import { workerBackoffSettings } from './backoff.js';
 import type { TargetConnector } from './connector.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { createProcessor, type ProcessorDeps } from './processor.js';
@@ -83,7 +83,6 @@ export class TargetWorker {
       isReleasing: () => this.#releasing,
       ...(options.authority && { authority: options.authority }),
     });
-    const backoff = backoffStrategy({ baseMs: options.backoffMs ?? 1000, maxMs: options.maxBackoffMs ?? 300_000 });
     this.worker = new Worker(QUEUES[this.target], processor, {
       connection,
       prefix,
@@ -91,10 +90,7 @@ export class TargetWorker {
       concurrency: options.concurrency ?? 20,
       limiter: { max: options.jobsPerSecond ?? UNLIMITED_JOBS_PER_SECOND, duration: 1000 },
       autorun: options.autorun ?? true,
-      settings: {
-        backoffStrategy: (attemptsMade, type, err, job) =>
-          type === BACKOFF_TYPE ? backoff(attemptsMade, type, err, job as never) : 1000 * 2 ** (attemptsMade - 1),
-      },
+      settings: workerBackoffSettings({ baseMs: options.backoffMs ?? 1000, maxMs: options.maxBackoffMs ?? 300_000 }),
     });
     this.worker.on('error', (err) => this.#logger.error({ err }, 'worker error'));
   }
