@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { InvalidEnvironmentError } from '../shared/errors.js';
 import { runWorkers } from '../cli/worker.js';
 import { emulateCrowd, emulateEntra } from '../cli/emulate.js';
+import { provisionCommand, type ProvisionCommandOptions } from '../cli/provision.js';
 import { runScheduler } from '../cli/scheduler.js';
 import { start } from '../cli/start.js';
 import { syncApprove, syncReject, syncRun, syncShow, type SyncCommandOptions } from '../cli/sync.js';
@@ -24,6 +25,17 @@ program
   .command('scheduler')
   .description('run the scheduler alone: nightly full syncs and incremental pulls, one enqueue per slot across replicas')
   .action(() => runScheduler());
+
+program
+  .command('provision')
+  .description('push application users to the targets, or with --from-target import remote users (exit 1 when some failed)')
+  .argument('<targets...>', 'crowd, entra')
+  .option('--all', 'every user')
+  .option('--ids <ids>', 'comma-separated application user ids (with --from-target: re-pull these linked users)')
+  .option('--remote-ids <ids>', 'comma-separated remote users (Crowd names or keys, Entra object ids or UPNs), with --from-target')
+  .option('--from-target', 'import from the targets into the application')
+  .option('--json', 'print the result as one JSON object')
+  .action((targets: string[], o: ProvisionCommandOptions) => provisionCommand(targets, o).then((code) => process.exit(code)));
 
 const sync = program.command('sync').description('full syncs: plan, run, show, approve, reject (exit codes: 0 done, 1 failed, 3 staged for approval)');
 const exitWith = (run: Promise<number>) => run.then((code) => process.exit(code));

@@ -1,10 +1,10 @@
 import { Queue, QueueEvents, type Job } from 'bullmq';
-import cliProgress from 'cli-progress';
 import { loadConfig, type Env } from '../shared/config.js';
 import { JOB_NAMES, QUEUES, SCHEMA_VERSION, TARGETS, type SyncProgress, type Target } from '../shared/jobs.js';
 import { createRedis, whenReady } from '../shared/redis.js';
 import { approvePlan, rejectPlan } from '../workers/sync/operators.js';
 import { PlanStore, type PlanEntry, type PlanMeta } from '../workers/sync/plan-store.js';
+import { progressBar } from './progress.js';
 
 /**
  * `idsync sync …`: enqueue a full-sync job, follow it with a progress bar, print the plan.
@@ -63,26 +63,15 @@ async function withSync<T>(env: Env, run: (ctx: { queue: Queue; events: () => Pr
 
 /** Waits for a full-sync job, drawing its progress (in users, with ETA) on a terminal. */
 async function follow(job: Job, events: QueueEvents, options: SyncCommandOptions): Promise<PlanMeta> {
-  const bar = !options.json && process.stderr.isTTY
-    ? new cliProgress.SingleBar({ format: '{phase} {target} [{bar}] {value}/{total} users | ETA {eta_formatted}', stream: process.stderr }, cliProgress.Presets.shades_classic)
-    : undefined;
-  let started = false;
-  const onProgress = ({ jobId, data }: { jobId: string; data: unknown }) => {
-    if (jobId !== job.id || !bar) return;
-    const p = data as SyncProgress;
-    const total = p.total ?? Math.max(p.done, 1);
-    if (!started) bar.start(total, p.done, { phase: p.phase, target: p.target ?? '' });
-    started = true;
-    bar.setTotal(total);
-    bar.update(p.done, { phase: p.phase, target: p.target ?? '' });
-  };
+  const bar = progressBar(!options.json);
+  const onProgress = ({ jobId, data }: { jobId: string; data: unknown }) => jobId === job.id && bar.update(data as SyncProgress);
   events.on('progress', onProgress);
   try {
     const result = (await job.waitUntilFinished(events, options.timeoutMs ?? 6 * 3_600_000)) as { plans: PlanMeta[] };
     return result.plans[0]!;
   } finally {
     events.off('progress', onProgress);
-    bar?.stop();
+    bar.stop();
   }
 }
 

@@ -76,4 +76,20 @@ describe('idsync sync', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/unknown target "ldap"/);
   });
+
+  it('provision pushes application users and imports remote ones, printing the result', async () => {
+    const push = await idsync(s.prefix, ['provision', 'crowd', '--ids', 'a1', '--json']);
+    expect(push.code).toBe(0);
+    expect(JSON.parse(push.stdout)).toMatchObject({ direction: 'to-target', targets: { crowd: { users: 1, succeeded: 1, failed: 0 } } });
+    expect((await s.connectors.crowd!.readUser('alice'))?.email).toBe('alice@example.com');
+
+    const pull = await idsync(s.prefix, ['provision', 'crowd', '--from-target', '--remote-ids', 'dave']);
+    expect(pull.code).toBe(0);
+    expect(pull.stdout).toMatch(/crowd: 1 users, 1 succeeded/);
+    expect([...dir.users.values()].find((u) => u.username === 'dave')).toMatchObject({ email: 'dave@example.com' });
+
+    const bad = await idsync(s.prefix, ['provision', 'crowd', '--all', '--ids', 'a1']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toMatch(/exactly one of --all, --ids and --remote-ids/);
+  });
 });
