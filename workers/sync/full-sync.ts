@@ -9,6 +9,7 @@ import type { UserDirectory } from '../app/directory.js';
 import type { SyncConnector } from '../runtime/connector.js';
 import { applyPlan } from './apply.js';
 import { emptyCounts, newPlanId, type PlanMeta, type PlanStore } from './plan-store.js';
+import { advanceBookmark } from './incremental.js';
 import { computePlan } from './planner.js';
 import type { ProgressReporter } from './progress.js';
 import type { SyncQueues } from './queues.js';
@@ -76,6 +77,8 @@ export async function runFullSync(d: FullSyncDeps, data: Pick<FullSyncData, 'mod
     return planned;
   }
   const applied = await applyPlan(d, planned);
+  // Incremental pulls need not look further back than a full sync that completed.
+  if (applied.status === 'applied') await advanceBookmark(d.redis, d.prefix, d.target, applied.createdAt);
   await audit(d, applied);
   return applied;
 }
@@ -86,6 +89,7 @@ async function applyStored(d: FullSyncDeps, planId: string): Promise<PlanMeta> {
   if (meta.dryRun) throw new Error(`plan ${planId} is a dry run and is never applied; run idsync sync run ${meta.target}`);
   if (!['planned', 'approved', 'applying'].includes(meta.status)) throw new Error(`plan ${planId} is ${meta.status} and cannot be applied${meta.status === 'staged' ? ' before an operator approves it' : ''}`);
   const applied = await applyPlan(d, meta);
+  if (applied.status === 'applied') await advanceBookmark(d.redis, d.prefix, d.target, applied.createdAt);
   await audit(d, applied);
   return applied;
 }

@@ -44,9 +44,17 @@ export interface IncrementalResult {
  * through an explicit deletion when the target owns the lifecycle: a change feed is no
  * enumeration. The Crowd bookmark moves on only after the round completed.
  */
+/** Where the time of the last complete round is kept (targets without server-side tokens: Crowd). */
+export const bookmarkKey = (prefix: string, target: Target) => `${prefix}:sync:since:${target}`;
+
+/** Moves the bookmark to `at`, never back: a completed full sync has seen everything before it started. */
+export async function advanceBookmark(redis: Redis, prefix: string, target: Target, at: number): Promise<void> {
+  await redis.eval(`local c = tonumber(redis.call('GET', KEYS[1]) or '0') if tonumber(ARGV[1]) > c then redis.call('SET', KEYS[1], ARGV[1]) end return 1`, 1, bookmarkKey(prefix, target), String(at));
+}
+
 export async function pullChanges(d: IncrementalDeps): Promise<IncrementalResult> {
-  const bookmarkKey = `${d.prefix}:sync:since:${d.target}`;
-  const saved = await d.redis.get(bookmarkKey);
+  const key = bookmarkKey(d.prefix, d.target);
+  const saved = await d.redis.get(key);
   const startedAt = Date.now();
   const r: IncrementalResult = { target: d.target, changes: 0, echoes: 0, appUpdates: 0, reverted: 0, appDisables: 0, unlinked: 0 };
   const authority = d.sync.authority[d.target];
@@ -72,7 +80,7 @@ export async function pullChanges(d: IncrementalDeps): Promise<IncrementalResult
     ...(reverts.length ? [[d.target, await d.queues.pushUpserts(d.target, reverts, 'sync')] as const] : []),
   ];
   for (const [queue, jobIds] of ids) await (await d.queues.get(queue)).tracker.wait(jobIds, () => undefined, { abortSignal: d.abortSignal });
-  await d.redis.set(bookmarkKey, String(startedAt));
+  await advanceBookmark(d.redis, d.prefix, d.target, startedAt);
   return r;
 }
 

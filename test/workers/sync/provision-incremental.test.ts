@@ -1,4 +1,6 @@
+import { crowdEnv } from '../../../emulators/crowd/index.js';
 import { entraEnv, type EntraEmulator } from '../../../emulators/entra/index.js';
+import { CrowdRest, startEmulator as startCrowd } from '../crowd/helpers.js';
 import { JOB_NAMES, type ProvisionResult } from '../../../shared/jobs.js';
 import { MemoryDirectory } from '../../helpers/memory-directory.js';
 import { startSyncHarness, type SyncHarness } from '../../helpers/sync-harness.js';
@@ -59,5 +61,35 @@ describe('provisioning both ways and incremental pulls, with Entra', () => {
     const plans = [a, b].sort((x, y) => x.createdAt - y.createdAt);
     expect(plans[1]!.createdAt).toBeGreaterThanOrEqual(plans[0]!.apply?.finishedAt ?? plans[0]!.updatedAt);
     expect(plans[1]!.counts.create).toBe(0);
+  });
+});
+
+describe('incremental pulls with Crowd (changed since the last complete round)', () => {
+  it('takes what Crowd owns from users changed since the full sync, and nothing else', async () => {
+    const em = await startCrowd();
+    const dir = new MemoryDirectory([{ id: 'a1', username: 'alice', email: 'alice@example.com', firstName: 'Alice', lastName: 'Old', active: true }]);
+    const s = await startSyncHarness({ ...crowdEnv(em.info), SYNC_AUTHORITY_CROWD: '{"lastName":"target"}' }, dir);
+    try {
+      await s.fullSync('crowd', 'apply');
+      // Users the full sync itself wrote come back (they changed after it started), and nothing is
+      // done with them; seen again within the clock-skew overlap, they are echoes.
+      const first = (await s.run(JOB_NAMES.pullChanges, { targets: ['crowd'] })) as { targets: { appUpdates: number; reverted: number }[] };
+      expect(first.targets[0]).toMatchObject({ appUpdates: 0, reverted: 0 });
+      const again = (await s.run(JOB_NAMES.pullChanges, { targets: ['crowd'] })) as { targets: { changes: number; echoes: number }[] };
+      expect(again.targets[0]!.echoes).toBe(again.targets[0]!.changes);
+
+      const rest = new CrowdRest(em);
+      const cur = (await rest.call('GET', 'user?username=alice')).json;
+      const put = await rest.call('PUT', 'user?username=alice', { name: 'alice', 'first-name': 'Mallory', 'last-name': 'New', email: cur.email, active: true });
+      expect(put.status).toBe(204);
+      const pulled = (await s.run(JOB_NAMES.pullChanges, { targets: ['crowd'] })) as { targets: { changes: number; appUpdates: number; reverted: number }[] };
+      expect(pulled.targets[0]).toMatchObject({ changes: 1, appUpdates: 1, reverted: 1 });
+      // Crowd owns the last name: the app takes it. The app owns the first name: Crowd gets it back.
+      expect(dir.users.get('a1')).toMatchObject({ firstName: 'Alice', lastName: 'New' });
+      expect((await s.connectors.crowd!.readUser('alice'))).toMatchObject({ firstName: 'Alice', lastName: 'New' });
+    } finally {
+      await s.close();
+      await em.close();
+    }
   });
 });
