@@ -9,7 +9,7 @@ import type { Redis } from 'ioredis';
 import { JOB_NAMES, QUEUES, SCHEMA_VERSION, type Target } from '../shared/jobs.js';
 import type { PlanMeta } from '../workers/sync/plan-store.js';
 
-/** Plumbing for the full-sync benchmark (bench/reconcile.ts): PostgreSQL, links, the return path. */
+/** Plumbing for the full-sync benchmark (bench/reconcile.ts): PostgreSQL, links, the idsync worker process. */
 
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
