@@ -54,12 +54,7 @@ export async function startEmulatorThread<Info>(moduleUrl: string, start: string
   });
   return {
     info,
-    async admin(method, path, body) {
-      const res = await fetch(`${adminUrl}${path}`, { method, ...(body !== undefined && { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`emulator admin ${method} ${path} → ${res.status} ${text}`);
-      return text ? JSON.parse(text) : undefined;
-    },
+    admin: adminClient(adminUrl),
     async close() {
       worker.postMessage('close');
       await new Promise((resolve) => worker.once('exit', resolve));
@@ -146,16 +141,21 @@ export async function startEmulatorProcess<Info>(moduleUrl: string, start: strin
   });
   return {
     info,
-    async admin(method, path, body) {
-      const res = await fetch(`${adminUrl}${path}`, { method, ...(body !== undefined && { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
-      const text = await res.text();
-      if (!res.ok) throw new Error(`emulator admin ${method} ${path} → ${res.status} ${text}`);
-      return text ? JSON.parse(text) : undefined;
-    },
+    admin: adminClient(adminUrl),
     async close() {
       if (child.exitCode !== null) return;
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
     },
+  };
+}
+
+/** Calls an emulator's admin endpoint; resolves with the parsed JSON reply, if any. */
+function adminClient(adminUrl: string): EmulatorThread<unknown>['admin'] {
+  return async (method, path, body) => {
+    const res = await fetch(`${adminUrl}${path}`, { method, ...(body !== undefined && { body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }) });
+    const text = await res.text();
+    if (!res.ok) throw new Error(`emulator admin ${method} ${path} → ${res.status} ${text}`);
+    return text ? JSON.parse(text) : undefined;
   };
 }

@@ -1,35 +1,17 @@
-import type { Redis } from 'ioredis';
 import type { AuditLog } from '../../shared/audit.js';
-import type { SyncConfig } from '../../shared/config.js';
-import type { FullSyncData, Target } from '../../shared/jobs.js';
-import type { LinkStore } from '../../shared/links.js';
-import type { Logger } from '../../shared/logger.js';
+import type { FullSyncData } from '../../shared/jobs.js';
 import { redactText } from '../../shared/redact.js';
-import type { UserDirectory } from '../app/directory.js';
-import type { SyncConnector } from '../runtime/connector.js';
+import type { TargetSyncDeps } from './deps.js';
 import { applyPlan } from './apply.js';
 import { emptyCounts, newPlanId, type PlanMeta, type PlanStore } from './plan-store.js';
 import { advanceBookmark } from './incremental.js';
 import { computePlan } from './planner.js';
-import type { ProgressReporter } from './progress.js';
-import type { SyncQueues } from './queues.js';
 
-export interface FullSyncDeps {
-  redis: Redis;
-  prefix: string;
-  target: Target;
-  connector: SyncConnector;
-  directory: UserDirectory;
-  links: LinkStore;
+export interface FullSyncDeps extends TargetSyncDeps {
   audit: AuditLog;
   store: PlanStore;
-  queues: SyncQueues;
-  sync: SyncConfig;
   removal: 'disable' | 'delete';
   listGroups: boolean;
-  progress: ProgressReporter;
-  logger: Logger;
-  abortSignal?: AbortSignal;
 }
 
 /**

@@ -1,29 +1,13 @@
 import type { Redis } from 'ioredis';
-import type { SyncConfig } from '../../shared/config.js';
 import type { RemoteUser, Target, UserSnapshot } from '../../shared/jobs.js';
-import { remoteHash, type LinkStore } from '../../shared/links.js';
-import type { Logger } from '../../shared/logger.js';
-import type { UserDirectory } from '../app/directory.js';
+import { remoteHash } from '../../shared/links.js';
 import { ownedByTarget, withTargetValues } from '../runtime/authority.js';
-import type { SyncConnector } from '../runtime/connector.js';
+import type { TargetSyncDeps } from './deps.js';
 import { diffForApp, diffForTarget } from './compare.js';
-import type { ProgressReporter } from './progress.js';
 import type { SyncQueues } from './queues.js';
 import { toSnapshot } from './snapshot.js';
 
-export interface IncrementalDeps {
-  redis: Redis;
-  prefix: string;
-  target: Target;
-  connector: SyncConnector;
-  directory: UserDirectory;
-  links: LinkStore;
-  queues: SyncQueues;
-  sync: SyncConfig;
-  progress: ProgressReporter;
-  logger: Logger;
-  abortSignal?: AbortSignal;
-}
+export type IncrementalDeps = TargetSyncDeps;
 
 export interface IncrementalResult {
   target: Target;

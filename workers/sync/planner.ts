@@ -1,30 +1,18 @@
 import type { Redis } from 'ioredis';
-import type { SyncConfig } from '../../shared/config.js';
-import type { RemoteUser, Target } from '../../shared/jobs.js';
-import type { Logger } from '../../shared/logger.js';
-import type { AppUser, UserDirectory } from '../app/directory.js';
+import type { RemoteUser } from '../../shared/jobs.js';
+import type { AppUser } from '../app/directory.js';
 import { ownedByTarget, withTargetValues } from '../runtime/authority.js';
-import type { SyncConnector } from '../runtime/connector.js';
+import type { TargetSyncDeps } from './deps.js';
 import { diffForApp, diffForTarget } from './compare.js';
 import { emptyCounts, type PlanCounts, type PlanEntry, type PlanStore } from './plan-store.js';
-import type { ProgressReporter } from './progress.js';
 import { toSnapshot } from './snapshot.js';
 
-export interface PlannerDeps {
-  redis: Redis;
-  prefix: string;
-  target: Target;
-  connector: SyncConnector;
-  directory: UserDirectory;
+export interface PlannerDeps extends Omit<TargetSyncDeps, 'links' | 'queues'> {
   store: PlanStore;
-  sync: SyncConfig;
   /** What a removal does on this target: the connector's delete policy. */
   removal: 'disable' | 'delete';
   /** Read remote groups while listing (costs requests per user); needed for Crowd roles. */
   listGroups: boolean;
-  progress: ProgressReporter;
-  logger: Logger;
-  abortSignal?: AbortSignal;
 }
 
 const BATCH = 500;
