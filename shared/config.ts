@@ -169,6 +169,10 @@ const envSchema = z.object({
   SYNC_FULL_SCHEDULE: cronExpression.default('0 2 * * *'),
   SYNC_INCREMENTAL_SCHEDULE: cronExpression.default('*/15 * * * *'),
   IDSYNC_TIMEZONE: timezone.default('UTC'),
+  IDSYNC_HTTP_PORT: intFrom(0, 65535).default(8080),
+  IDSYNC_INGEST_TOKEN: z.string().min(24, 'expected at least 24 characters').optional(),
+  IDSYNC_INGEST_SECRET: z.string().min(24, 'expected at least 24 characters').optional(),
+  IDSYNC_ADMIN_TOKEN: z.string().min(24, 'expected at least 24 characters').optional(),
 });
 
 export interface CrowdConfig {
@@ -244,6 +248,17 @@ export function defaultAuthority(target: Target): Record<AppField, Authority> {
   return out;
 }
 
+/** The HTTP server: ingest API, dashboard, operator API. */
+export interface HttpConfig {
+  port: number;
+  /** `Authorization: Bearer <token>` for the ingest API; undefined = bearer auth off. */
+  ingestToken: string | undefined;
+  /** HMAC-SHA256 key for signed ingest requests; undefined = signatures off. */
+  ingestSecret: string | undefined;
+  /** The dashboard's login token; undefined = generated and printed at start. */
+  adminToken: string | undefined;
+}
+
 export interface IdsyncConfig {
   redisUrl: string;
   prefix: string;
@@ -265,6 +280,7 @@ export interface IdsyncConfig {
   entra: EntraConfig | undefined;
   app: AppConfig;
   sync: SyncConfig;
+  http: HttpConfig;
 }
 
 export type Env = Record<string, string | undefined>;
@@ -387,6 +403,7 @@ export function loadConfig(env: Env = process.env): IdsyncConfig {
     entra,
     app,
     sync,
+    http: { port: e.IDSYNC_HTTP_PORT, ingestToken: e.IDSYNC_INGEST_TOKEN, ingestSecret: e.IDSYNC_INGEST_SECRET, adminToken: e.IDSYNC_ADMIN_TOKEN },
   });
 }
 
