@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { InvalidEnvironmentError } from '../shared/errors.js';
 import { runWorkers } from '../cli/worker.js';
 import { emulateCrowd, emulateEntra } from '../cli/emulate.js';
+import { registerOperatorCommands } from '../cli/operators.js';
 import { provisionCommand, type ProvisionCommandOptions } from '../cli/provision.js';
 import { runScheduler } from '../cli/scheduler.js';
 import { start } from '../cli/start.js';
@@ -86,6 +87,8 @@ emulate
   .option('--port <n>', 'port to listen on (default: a free port)')
   .option('--state-dir <dir>', 'where the CA and signing key live (default: .idsync/entra)')
   .action(emulateEntra);
+
+registerOperatorCommands(program);
 
 program.parseAsync().catch((err: unknown) => {
   // Start-up errors are configuration problems an operator fixes: no stack trace.

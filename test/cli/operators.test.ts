@@ -1,0 +1,59 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PermanentError } from '../../shared/errors.js';
+import { FakeConnector } from '../helpers/fake-connector.js';
+import { startHarness, type Harness } from '../helpers/harness.js';
+import { REDIS_URL } from '../helpers/redis.js';
+
+// The operator commands as a script runs them: the real binary (through tsx) on the harness's prefix.
+// A replay reads the application's current state: here an empty embedded store of the test's own.
+const appDb = mkdtempSync(join(tmpdir(), 'idsync-operators-'));
+afterAll(() => rmSync(appDb, { recursive: true, force: true }));
+
+function idsync(prefix: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const env: Record<string, string | undefined> = { ...process.env, REDIS_URL, IDSYNC_PREFIX: prefix, IDSYNC_LOG_LEVEL: 'silent' };
+  for (const key of Object.keys(env)) if (/^(CROWD_|ENTRA_|GRAPH_|IDSYNC_TARGETS|APP_)/.test(key)) delete env[key];
+  env.APP_EMBEDDED_DB_DIR = appDb;
+  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/idsync.ts', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d: Buffer) => (stdout += d));
+  child.stderr.on('data', (d: Buffer) => (stderr += d));
+  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+}
+
+describe('idsync status and failed', () => {
+  let h: Harness;
+  let jobId: string;
+
+  beforeAll(async () => {
+    const connector = new FakeConnector().then(() => {
+      throw new PermanentError('Crowd group staff does not exist');
+    });
+    h = await startHarness({ connector });
+    const [enqueued] = await h.client.userChanged({ id: 'u-9', username: 'nine', email: 'nine@example.com' });
+    jobId = enqueued!.jobId;
+    await expect(h.finished(jobId)).rejects.toThrow(/staff does not exist/);
+  });
+
+  afterAll(() => h.close());
+
+  it('failed list --json prints the failed job in the documented shape', async () => {
+    const r = await idsync(h.prefix, ['failed', 'list', '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual([
+      expect.objectContaining({ jobId, target: 'crowd', queue: 'crowd', name: 'push-user', userId: 'u-9', errorClass: 'permanent', reason: expect.stringMatching(/staff does not exist/), attempts: 1, failedAt: expect.any(String) }),
+    ]);
+  });
+
+  it('status --json counts it, and a dry-run replay names it without changing anything', async () => {
+    const status = await idsync(h.prefix, ['status', '--json']);
+    expect(status.code).toBe(0);
+    expect(JSON.stringify(JSON.parse(status.stdout))).toMatch(/"failed":1/);
+    const replay = await idsync(h.prefix, ['failed', 'replay', jobId, '--dry-run', '--json']);
+    expect(replay.stdout).toContain(jobId);
+    expect(await h.worker.queue.getFailedCount()).toBe(1);
+  });
+});
