@@ -4,6 +4,8 @@ import { InvalidEnvironmentError } from '../shared/errors.js';
 import { runWorkers } from '../cli/worker.js';
 import { emulateCrowd, emulateEntra } from '../cli/emulate.js';
 import { registerOperatorCommands } from '../cli/operators.js';
+import { registerAuditCommands } from '../cli/audit.js';
+import { registerTraceCommand } from '../cli/trace.js';
 import { provisionCommand, type ProvisionCommandOptions } from '../cli/provision.js';
 import { runScheduler } from '../cli/scheduler.js';
 import { start } from '../cli/start.js';
@@ -89,6 +91,8 @@ emulate
   .action(emulateEntra);
 
 registerOperatorCommands(program);
+registerAuditCommands(program);
+registerTraceCommand(program);
 
 program.parseAsync().catch((err: unknown) => {
   // Start-up errors are configuration problems an operator fixes: no stack trace.

@@ -9,7 +9,8 @@ import { redactText } from './redact.js';
  * only and error texts pass through redaction: no secret or attribute value lands here.
  */
 
-export type AuditStatus = 'succeeded' | 'skipped' | 'retrying' | 'throttled' | 'failed' | 'quarantined';
+export const AUDIT_STATUSES = ['succeeded', 'skipped', 'retrying', 'throttled', 'failed', 'quarantined'] as const;
+export type AuditStatus = (typeof AUDIT_STATUSES)[number];
 
 export interface AuditEntry {
   /** Epoch ms. */
@@ -38,6 +39,8 @@ export interface AuditQuery {
   subject?: string;
   target?: string;
   status?: AuditStatus | AuditStatus[];
+  /** e.g. `create`, or several: an entry matches any of them. */
+  operation?: string | string[];
   /** Epoch ms, inclusive. */
   since?: number;
   /** Epoch ms, inclusive. */
@@ -89,6 +92,11 @@ export class AuditLog {
     return id as string;
   }
 
+  /** Entries in the stream. */
+  async length(): Promise<number> {
+    return this.#redis.xlen(this.key);
+  }
+
   /** Drops entries older than the age cap. */
   async trim(now = Date.now()): Promise<void> {
     await this.#redis.xtrim(this.key, 'MINID', '~', String(now - this.#maxAgeMs));
@@ -96,7 +104,7 @@ export class AuditLog {
 
   /** Newest first, filtered; pages through the stream lazily. */
   async *listEntries(query: AuditQuery = {}): AsyncIterableIterator<StoredAuditEntry> {
-    const statuses = query.status === undefined ? undefined : new Set([query.status].flat());
+    const matches = auditMatcher(query);
     const limit = query.limit ?? 100;
     let end = query.until === undefined ? '+' : `${query.until}-${Number.MAX_SAFE_INTEGER}`;
     const start = query.since === undefined ? '-' : `${query.since}-0`;
@@ -104,15 +112,38 @@ export class AuditLog {
     for (;;) {
       const rows = await this.#redis.xrevrange(this.key, end, start, 'COUNT', PAGE);
       for (const [id, flat] of rows) {
-        const entry = decode(id, flat);
-        if (query.subject !== undefined && entry.subject !== query.subject) continue;
-        if (query.target !== undefined && entry.target !== query.target) continue;
-        if (statuses && !statuses.has(entry.status)) continue;
+        const entry = decodeAuditEntry(id, flat);
+        if (!matches(entry)) continue;
         yield entry;
         if (++found >= limit) return;
       }
       if (rows.length < PAGE) return;
       end = `(${rows[rows.length - 1]![0]}`;
+    }
+  }
+
+  /**
+   * Every page of the time range, oldest first, with the matching entries of each page: for
+   * callers that stream a large range (export) and report progress in entries scanned. No limit;
+   * only one page is held at a time.
+   */
+  async *pages(query: Omit<AuditQuery, 'limit'> = {}, options: { pageSize?: number } = {}): AsyncIterableIterator<AuditPage> {
+    const matches = auditMatcher(query);
+    const pageSize = options.pageSize ?? PAGE;
+    let start = query.since === undefined ? '-' : `${query.since}-0`;
+    const end = query.until === undefined ? '+' : `${query.until}-${Number.MAX_SAFE_INTEGER}`;
+    for (;;) {
+      const rows = await this.#redis.xrange(this.key, start, end, 'COUNT', pageSize);
+      if (!rows.length) return;
+      const entries: StoredAuditEntry[] = [];
+      for (const [id, flat] of rows) {
+        const entry = decodeAuditEntry(id, flat);
+        if (matches(entry)) entries.push(entry);
+      }
+      const lastId = rows[rows.length - 1]![0];
+      yield { entries, scanned: rows.length, lastId };
+      if (rows.length < pageSize) return;
+      start = `(${lastId}`;
     }
   }
 
@@ -124,7 +155,27 @@ export class AuditLog {
   }
 }
 
-function decode(id: string, flat: string[]): StoredAuditEntry {
+export interface AuditPage {
+  /** The entries of this page that match the query, oldest first. */
+  entries: StoredAuditEntry[];
+  /** Stream entries read for this page, matching or not. */
+  scanned: number;
+  lastId: string;
+}
+
+/** The query's subject / target / status / operation filters as a predicate (time bounds are stream ids). */
+export function auditMatcher(query: Omit<AuditQuery, 'since' | 'until' | 'limit'>): (entry: AuditEntry) => boolean {
+  const statuses = query.status === undefined ? undefined : new Set<string>([query.status].flat());
+  const operations = query.operation === undefined ? undefined : new Set([query.operation].flat());
+  return (entry) =>
+    (query.subject === undefined || entry.subject === query.subject)
+    && (query.target === undefined || entry.target === query.target)
+    && (!statuses || statuses.has(entry.status))
+    && (!operations || operations.has(entry.operation));
+}
+
+/** A stream entry (`XRANGE` / `XREAD` reply: id and flat field list) as an audit entry. */
+export function decodeAuditEntry(id: string, flat: string[]): StoredAuditEntry {
   const f: Record<string, string> = {};
   for (let i = 0; i + 1 < flat.length; i += 2) f[flat[i]!] = flat[i + 1]!;
   return {

@@ -56,4 +56,14 @@ describe('idsync status and failed', () => {
     expect(replay.stdout).toContain(jobId);
     expect(await h.worker.queue.getFailedCount()).toBe(1);
   });
+
+  it('trace names why the user is not in Crowd, and audit search finds the failure', async () => {
+    const trace = await idsync(h.prefix, ['trace', 'u-9', '--json']);
+    expect(trace.code).toBe(0);
+    const t = JSON.parse(trace.stdout);
+    expect(t.diagnosis).toEqual(expect.arrayContaining([expect.objectContaining({ target: 'crowd', ok: false, text: expect.stringMatching(/failed.*staff does not exist/) })]));
+    const search = await idsync(h.prefix, ['audit', 'search', '--user', 'u-9', '--status', 'failed', '--json']);
+    expect(search.code).toBe(0);
+    expect(JSON.parse(search.stdout)).toEqual([expect.objectContaining({ subject: 'u-9', status: 'failed', jobId })]);
+  });
 });
