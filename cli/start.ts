@@ -1,5 +1,4 @@
 import { spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Queue } from 'bullmq';
 import { crowdEnv, startCrowdEmulator } from '../emulators/crowd/index.js';
@@ -8,9 +7,11 @@ import { loadConfig, type Env } from '../shared/config.js';
 import { JOB_NAMES, QUEUES, SCHEMA_VERSION, type Target } from '../shared/jobs.js';
 import { createLogger } from '../shared/logger.js';
 import { createRedis, whenReady } from '../shared/redis.js';
+import { ensureKeyFile, SECRET_KEY_FILE } from '../producers/client-key-file.js';
 import { startScheduler } from '../producers/scheduler/index.js';
 import { openDirectory } from '../workers/app/open.js';
 import type { UserDirectory } from '../workers/app/directory.js';
+import { chooseRedis } from './private-redis.js';
 import { runWorkers } from './worker.js';
 
 /** Where the zero-config run keeps the Entra emulator's certificate authority. */
@@ -26,6 +27,9 @@ export const SAMPLE_USERS = [
 /** An Entra user the application does not have: the first full sync imports it. */
 export const ENTRA_ONLY_USER = { userPrincipalName: `erin@${DEFAULT_DOMAIN}`, displayName: 'Erin Entra', givenName: 'Erin', surname: 'Entra', mail: 'erin@example.com' };
 
+/** A group in both emulators, so the README's client example (`groups: ['staff']`) works as written. */
+export const DEMO_GROUP = 'staff';
+
 /**
  * `idsync start`: every worker and processor, the scheduler, for the configured targets. With
  * none, the whole system against the built-in Crowd and Entra emulators and an embedded
@@ -35,7 +39,10 @@ export const ENTRA_ONLY_USER = { userPrincipalName: `erin@${DEFAULT_DOMAIN}`, di
  */
 export async function start(env: Env = process.env): Promise<void> {
   const config = loadConfig(env);
-  if (config.targets.length > 0) return runAll(env, false);
+  if (config.targets.length > 0) {
+    const redis = await chooseRedis(env, createLogger(config.log));
+    return runAll({ ...env, REDIS_URL: redis.url }, false, redis.stop);
+  }
 
   // Node trusts extra CAs only from NODE_EXTRA_CA_CERTS at process start, and both
   // @azure/identity and the Graph client need to trust the emulator's CA, so the
@@ -44,24 +51,41 @@ export async function start(env: Env = process.env): Promise<void> {
   if (resolve(env.NODE_EXTRA_CA_CERTS ?? '') !== resolve(caFile)) return reexecTrusting(caFile);
 
   const logger = createLogger(config.log);
-  const crowd = await startCrowdEmulator();
+  const redis = await chooseRedis(env, logger);
+  // Like a Crowd with crowd.email.change.by.external.apps=true: the README's example changes e-mails.
+  const crowd = await startCrowdEmulator({ allowEmailChange: true });
+  crowd.seed([], [{ name: DEMO_GROUP }]);
   const entra = await startEntraEmulator({ stateDir: EMULATOR_STATE_DIR });
-  entra.seed({ users: [ENTRA_ONLY_USER] });
-  logger.info({ crowd: crowd.info.baseUrl, graph: entra.info.graphBaseUrl, authority: entra.info.authorityHost }, 'no targets configured: running against the built-in emulators');
+  entra.seed({ users: [ENTRA_ONLY_USER], groups: [{ displayName: DEMO_GROUP }] });
+  // A key kept in a file, created once: password jobs survive a restart, and the client
+  // library (and the user's shell) can read the same key. Its value is never logged.
+  const key = env.IDSYNC_SECRET_KEY || ensureKeyFile(SECRET_KEY_FILE);
+  const { tenantId, clientId, clientSecret } = entra.info;
+  // One line with what a client needs. The emulators' logins are their public defaults; the key is not printed.
+  logger.info({
+    redis: redis.url,
+    crowd: crowd.info.baseUrl,
+    crowdApp: `${crowd.info.applicationName} / ${crowd.info.applicationPassword}`,
+    graph: entra.info.graphBaseUrl,
+    authority: entra.info.authorityHost,
+    entraApp: `tenant ${tenantId}, client ${clientId} / ${clientSecret}`,
+    groups: [DEMO_GROUP],
+    ...(env.IDSYNC_SECRET_KEY ? { keyFrom: 'IDSYNC_SECRET_KEY' } : { keyFile: resolve(SECRET_KEY_FILE), keyHint: `export IDSYNC_SECRET_KEY=$(cat ${SECRET_KEY_FILE})` }),
+  }, 'no targets configured: running against the built-in emulators');
   await runAll({
     ...env,
+    REDIS_URL: redis.url,
     ...crowdEnv(crowd.info),
     ...entraEnv(entra.info),
-    // An ephemeral key: password jobs from this run are readable only by this run.
-    IDSYNC_SECRET_KEY: env.IDSYNC_SECRET_KEY || randomBytes(32).toString('base64'),
-  }, true);
+    IDSYNC_SECRET_KEY: key,
+  }, true, redis.stop);
   logger.info(
     { crowdAdmin: crowd.adminUrl, entraAdmin: entra.adminUrl, entraCaFile: entra.info.caFile, appStore: config.app.kind === 'embedded' ? config.app.dataDir : config.app.kind },
-    "try it: createSyncClient({ targets: ['crowd', 'entra'] }).userChanged({ id: '1', username: 'alice', email: 'alice@example.com' }), or npx idsync sync plan entra",
+    `try it: createSyncClient({ redisUrl: '${redis.url}', targets: ['crowd', 'entra'] }).userChanged({ id: '1', username: 'alice', email: 'alice@example.com', groups: ['${DEMO_GROUP}'] }), or npx idsync sync plan entra`,
   );
 }
 
-async function runAll(env: Env, demo: boolean): Promise<void> {
+async function runAll(env: Env, demo: boolean, stopRedis: () => Promise<void>): Promise<void> {
   const config = loadConfig(env);
   const logger = createLogger(config.log);
   const directory = await openDirectory(config.app);
@@ -77,6 +101,8 @@ async function runAll(env: Env, demo: boolean): Promise<void> {
     await scheduler.close();
     redis.disconnect();
     await workers.close();
+    // Last: the workers drained into it.
+    await stopRedis();
   };
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.once(signal, () => void stop().then(() => process.exit(0), () => process.exit(1)));
 }

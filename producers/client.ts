@@ -11,6 +11,7 @@ import {
   TARGETS,
   dedupId,
   passwordAad,
+  toUserRef,
   userRefSchema,
   userSnapshotSchema,
   type PushUserData,
@@ -27,6 +28,7 @@ import type { Enqueued, EnqueueOptions, ProvisionOptions, ProvisionRun, RefreshO
 import { parseProvision, provisionRun } from './provision.js';
 import { subscribePulledChanges, type PulledChangeHandler, type PulledChangeOptions, type PulledChangeSubscription } from './pulled-changes.js';
 import { addPushJobs, type PushJob } from './push-jobs.js';
+import { readKeyFile, SECRET_KEY_FILE } from './client-key-file.js';
 import { passwordJobOptions, standardJobOptions } from './retention.js';
 
 const MAX_PASSWORD_LENGTH = 1024;
@@ -59,6 +61,7 @@ export interface SyncClient {
 }
 
 const targetsSchema = z.array(z.enum(TARGETS)).min(1, 'name at least one target');
+const targetSchema = z.enum(TARGETS, { error: `expected one of ${TARGETS.join(', ')}` });
 
 /**
  * Creates the tiny client library applications use to enqueue user events.
@@ -68,8 +71,16 @@ const targetsSchema = z.array(z.enum(TARGETS)).min(1, 'name at least one target'
 export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
   const env = loadConfig();
   const prefix = options.prefix ?? env.prefix;
-  const targets = validate(targetsSchema, options.targets ?? (env.targets.length ? env.targets : undefined) ?? [], 'client options', ['targets']);
-  const keyring = options.secretKey ? new Keyring(parseKey(options.secretKey)) : env.keyring;
+  const configured = options.targets ?? (env.targets.length ? env.targets : undefined);
+  if (!configured) {
+    // Nothing set anywhere: say where targets come from rather than "name at least one".
+    throw new ValidationError([{ path: 'targets', message: "no targets: set IDSYNC_TARGETS (e.g. crowd,entra) or pass the targets option (e.g. targets: ['crowd', 'entra'])" }], 'client options');
+  }
+  const targets = validate(targetsSchema, configured, 'client options', ['targets']);
+  // Without a configured key, the file the zero-config `idsync start` writes in the working
+  // directory; read only when a password is sent, and never when a key is configured.
+  let keyring: Keyring | undefined = options.secretKey ? new Keyring(parseKey(options.secretKey)) : env.keyring;
+  const getKeyring = () => (keyring ??= readKeyFile());
   const attempts = options.attempts ?? env.jobs.attempts;
   const backoffMs = options.backoffMs ?? env.jobs.backoffMs;
   const passwordTtlMs = options.passwordTtlMs ?? env.jobs.passwordTtlMs;
@@ -153,24 +164,25 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
     },
 
     async userDeleted(input) {
-      const ref = validate(userRefSchema.extend({ version: z.number().int().nonnegative().optional() }), input, 'user');
+      const parsed = validate(userRefSchema.extend({ version: z.number().int().nonnegative().optional() }), input, 'user');
       const data: PushUserData = {
         schemaVersion: SCHEMA_VERSION,
         enqueuedAt: Date.now(),
         op: 'delete',
-        user: { ...ref, version: ref.version ?? nextVersion() },
+        user: { ...toUserRef(parsed), version: parsed.version ?? nextVersion() },
       };
       await ensureReady();
       return push([pushJob(data)]);
     },
 
     async passwordChanged(input, password) {
-      const ref = validate(userRefSchema, input, 'user');
+      const ref = toUserRef(validate(userRefSchema, input, 'user'));
       if (typeof password !== 'string' || password.length === 0 || password.length > MAX_PASSWORD_LENGTH) {
         throw new ValidationError([{ path: 'password', message: `must be a string of 1 to ${MAX_PASSWORD_LENGTH} characters` }], 'password');
       }
+      const keyring = getKeyring();
       if (!keyring) {
-        throw new Error('passwordChanged needs an encryption key: set IDSYNC_SECRET_KEY (32 bytes, base64 or hex) or pass secretKey; passwords never travel in clear text');
+        throw new Error(`passwordChanged needs an encryption key: set IDSYNC_SECRET_KEY (32 bytes, base64 or hex), pass secretKey, or run where ${SECRET_KEY_FILE} is (written by the zero-config idsync start); passwords never travel in clear text`);
       }
       await ensureReady();
       const enqueuedAt = Date.now();
@@ -197,7 +209,7 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
 
     async pull(input, opts) {
       const chosen = chooseTargets(opts);
-      const ref = validate(userRefSchema, input, 'user');
+      const ref = toUserRef(validate(userRefSchema, input, 'user'));
       await ensureReady();
       return Promise.all(
         chosen.map((t) =>
@@ -210,8 +222,10 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
     },
 
     async refresh(input, opts) {
-      const [target] = chooseTargets({ targets: [opts?.target as Target] });
-      const ref = validate(userRefSchema, input, 'user');
+      // A refresh reads one target: a missing or unknown one is named as `target`, the option it came from.
+      const wanted = validate(targetSchema, opts?.target, 'options', ['target']);
+      const [target] = chooseTargets({ targets: [wanted] });
+      const ref = toUserRef(validate(userRefSchema, input, 'user'));
       const timeoutMs = opts.timeoutMs ?? 10_000;
       await ensureReady();
       const qe = await queueEvents(QUEUES[target!]);

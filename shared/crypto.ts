@@ -23,11 +23,18 @@ const KEY_BYTES = 32;
 /** Parses a 32-byte key written as base64 (44 chars) or hex (64 chars). */
 export function parseKey(text: string): Buffer {
   const trimmed = text.trim();
-  const key = /^[0-9a-fA-F]{64}$/.test(trimmed)
-    ? Buffer.from(trimmed, 'hex')
-    : Buffer.from(trimmed, 'base64');
+  // Only hex digits reads as hex, so a hex key of the wrong length is reported as hex, not
+  // as base64 that decoded to some other number of bytes. (A 32-byte base64 key has 44
+  // characters ending in "=", so it is never all hex digits.)
+  if (/^[0-9a-fA-F]+$/.test(trimmed)) {
+    if (trimmed.length !== KEY_BYTES * 2) {
+      throw new Error(`expected ${KEY_BYTES} bytes as hex (${KEY_BYTES * 2} hex digits), got ${trimmed.length} hex digits`);
+    }
+    return Buffer.from(trimmed, 'hex');
+  }
+  const key = Buffer.from(trimmed, 'base64');
   if (key.length !== KEY_BYTES) {
-    throw new Error(`expected ${KEY_BYTES} bytes as base64 or hex, got ${key.length} bytes`);
+    throw new Error(`expected ${KEY_BYTES} bytes as base64 (44 characters) or hex (64 hex digits), got ${key.length} bytes`);
   }
   return key;
 }

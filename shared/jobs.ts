@@ -48,7 +48,7 @@ const optionalText = (max: number) => z.string().trim().max(max, `must be at mos
 export const userIdSchema = text(256);
 
 /** What the application says a user looks like now. */
-export const userSnapshotSchema = z.object({
+const userSnapshotShape = {
   id: userIdSchema,
   username: text(255),
   email: z.string().trim().max(254).email('must be an e-mail address'),
@@ -61,29 +61,55 @@ export const userSnapshotSchema = z.object({
   /** Custom attributes for the target's attribute mapping. */
   attributes: z.record(z.string().min(1).max(255), z.union([z.string().max(4096), z.array(z.string().max(4096)).max(100)])).optional(),
   /**
-   * Monotonic per user (a row version, an updated-at in ms). A snapshot older than the
-   * one already applied is skipped. Assigned by the client from the clock when omitted.
+   * Monotonic per user, from one scheme: a row version or an updated-at in ms. A snapshot
+   * not newer than the one already applied is skipped. Assigned from the clock when omitted.
    */
   version: z.number().int().nonnegative().optional(),
-});
+};
+
+/**
+ * Caller input is strict: an unknown field (`firstname` for `firstName`) is a mistake the
+ * caller must hear about, not a value silently dropped.
+ */
+export const userSnapshotSchema = z.strictObject(userSnapshotShape);
 export type UserSnapshotInput = z.input<typeof userSnapshotSchema>;
 export type UserSnapshot = z.output<typeof userSnapshotSchema>;
 
-export const userRefSchema = z.object({
+const userRefShape = {
   id: userIdSchema,
   username: text(255).optional(),
+};
+
+/**
+ * A reference to a user, as callers pass it. Strict like the snapshot, but a whole snapshot
+ * is accepted too (`userDeleted(user)` with the row at hand); `toUserRef` keeps the reference.
+ */
+export const userRefSchema = z.strictObject({
+  ...userRefShape,
+  ...(Object.fromEntries(Object.keys(userSnapshotShape).filter((k) => !(k in userRefShape)).map((k) => [k, z.unknown().optional()])) as Record<Exclude<keyof typeof userSnapshotShape, keyof typeof userRefShape>, z.ZodOptional<z.ZodUnknown>>),
 });
-export type UserRef = z.infer<typeof userRefSchema>;
+export interface UserRef {
+  id: string;
+  username?: string | undefined;
+}
+
+/** The reference part of a parsed `userRefSchema` input. */
+export const toUserRef = ({ id, username }: { id: string; username?: string | undefined }): UserRef => (username === undefined ? { id } : { id, username });
+
+// Job payloads are written by idsync itself and read by workers that may be older or newer
+// than the writer, so they strip unknown fields instead of refusing the job.
+const jobSnapshotSchema = z.object(userSnapshotShape);
+const jobRefSchema = z.object(userRefShape);
 
 const targetSchema = z.enum(TARGETS);
 const envelope = { schemaVersion: z.literal(SCHEMA_VERSION), enqueuedAt: z.number().int() };
 
 export const pushUserDataSchema = z.discriminatedUnion('op', [
-  z.object({ ...envelope, op: z.literal('upsert'), user: userSnapshotSchema.required({ version: true }), origin: z.enum(PUSH_ORIGINS).optional() }),
+  z.object({ ...envelope, op: z.literal('upsert'), user: jobSnapshotSchema.required({ version: true }), origin: z.enum(PUSH_ORIGINS).optional() }),
   z.object({
     ...envelope,
     op: z.literal('delete'),
-    user: userRefSchema.extend({ version: z.number().int().nonnegative() }),
+    user: jobRefSchema.extend({ version: z.number().int().nonnegative() }),
     origin: z.enum(PUSH_ORIGINS).optional(),
   }),
 ]);
@@ -91,7 +117,7 @@ export type PushUserData = z.infer<typeof pushUserDataSchema>;
 
 export const setPasswordDataSchema = z.object({
   ...envelope,
-  user: userRefSchema,
+  user: jobRefSchema,
   /** AES-256-GCM envelope bound to `${target}:${user.id}`; decrypted only inside the worker. */
   password: encryptedEnvelopeSchema,
   /** After this instant the job fails instead of applying a stale password. */
@@ -101,7 +127,7 @@ export type SetPasswordData = z.infer<typeof setPasswordDataSchema>;
 
 export const pullUserDataSchema = z.object({
   ...envelope,
-  user: userRefSchema,
+  user: jobRefSchema,
   /** `refresh` answers the caller with the remote user; `pull` also applies it to the app. */
   mode: z.enum(['pull', 'refresh']),
 });

@@ -12,8 +12,11 @@ export function validate<S extends z.ZodType>(schema: S, input: unknown, subject
 }
 
 export function toIssues(error: z.ZodError, pathPrefix: (string | number)[] = []): ValidationIssue[] {
-  return error.issues.map((i) => ({
-    path: [...pathPrefix, ...i.path].map(String).join('.'),
-    message: i.message,
-  }));
+  return error.issues.flatMap((i) => {
+    const path = [...pathPrefix, ...i.path];
+    // One issue per unknown field, at the field's own path, so a typo is named where it sits
+    // (a field name is not a value: nothing the caller sent leaks through it).
+    if (i.code === 'unrecognized_keys') return i.keys.map((key) => ({ path: [...path, key].map(String).join('.'), message: 'unknown field' }));
+    return [{ path: path.map(String).join('.'), message: i.message }];
+  });
 }

@@ -1,4 +1,10 @@
+import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
+import { ensureKeyFile } from '../../producers/client-key-file.js';
+import { Keyring, parseKey } from '../../shared/crypto.js';
+import { passwordAad } from '../../shared/jobs.js';
 import { createSyncClient, ValidationError, type ProvisionResult, type SyncProgress } from '../../producers/index.js';
 import { ThrottledError } from '../../shared/errors.js';
 import { FakeConnector } from '../helpers/fake-connector.js';
@@ -6,6 +12,26 @@ import { startHarness, type Harness } from '../helpers/harness.js';
 import { REDIS_URL, deletePrefix, dumpPrefix, uniquePrefix, workerRedis } from '../helpers/redis.js';
 
 const alice = { id: 'u-1', username: 'alice', email: 'alice@example.com' };
+
+/** Runs `fn` in a fresh working directory with the given variables set (undefined = unset), then restores both. */
+async function inScratch<T>(vars: Record<string, string | undefined>, fn: (dir: string) => Promise<T>): Promise<T> {
+  const dir = mkdtempSync(join(tmpdir(), 'idsync-client-'));
+  const cwd = process.cwd();
+  const saved = Object.fromEntries(Object.keys(vars).map((k) => [k, process.env[k]]));
+  const set = (values: Record<string, string | undefined>) => {
+    for (const [k, v] of Object.entries(values)) if (v === undefined) delete process.env[k]; else process.env[k] = v;
+  };
+  set(vars);
+  process.chdir(dir);
+  try {
+    return await fn(dir);
+  } finally {
+    process.chdir(cwd);
+    set(saved);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+const NO_TARGET_SETTINGS = Object.fromEntries(['IDSYNC_TARGETS', 'CROWD_URL', 'CROWD_APP_NAME', 'CROWD_APP_PASSWORD', 'ENTRA_TENANT_ID', 'ENTRA_CLIENT_ID', 'ENTRA_CLIENT_SECRET'].map((k) => [k, undefined]));
 
 describe('client library without a worker', () => {
   const redis = workerRedis();
@@ -73,11 +99,88 @@ describe('client library without a worker', () => {
     await client.close();
   });
 
-  it('refuses passwords without a key, with a clear message', async () => {
+  it('refuses passwords without a key, with a clear message', () =>
+    // A scratch directory: no .idsync/secret.key from an earlier `npm start` to fall back to.
+    inScratch({ IDSYNC_SECRET_KEY: undefined }, async () => {
+      const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd'] });
+      await expect(client.passwordChanged(alice, 's3cret!')).rejects.toThrow(/IDSYNC_SECRET_KEY.*\.idsync\/secret\.key/);
+      expect(await dumpPrefix(redis, prefix)).toBe('');
+      await client.close();
+    }));
+
+  it('falls back to .idsync/secret.key when no key is configured, and never reads it when one is', async () => {
+    const envelopeOf = async (client: ReturnType<typeof createSyncClient>) => {
+      const [job] = await client.passwordChanged(alice, 'pw-from-file');
+      const crowd = new Queue('crowd', { connection: redis, prefix });
+      try {
+        return (await crowd.getJob(job!.jobId))!.data.password;
+      } finally {
+        await crowd.close();
+      }
+    };
+    await inScratch({ IDSYNC_SECRET_KEY: undefined }, async (dir) => {
+      const key = ensureKeyFile();
+      expect(statSync(join(dir, '.idsync/secret.key')).mode & 0o777).toBe(0o600);
+      expect(ensureKeyFile()).toBe(key); // created once
+      const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd'] });
+      try {
+        expect(new Keyring(parseKey(key)).decrypt(await envelopeOf(client), passwordAad('crowd', alice.id))).toBe('pw-from-file');
+      } finally {
+        await client.close();
+      }
+    });
+    const configured = Buffer.alloc(32, 9).toString('base64');
+    await inScratch({ IDSYNC_SECRET_KEY: configured }, async (dir) => {
+      // Unreadable as a key: reading it would fail the call.
+      mkdirSync(join(dir, '.idsync'));
+      writeFileSync(join(dir, '.idsync/secret.key'), 'not a key');
+      const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd'] });
+      try {
+        expect(new Keyring(parseKey(configured)).decrypt(await envelopeOf(client), passwordAad('crowd', alice.id))).toBe('pw-from-file');
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
+  it('rejects unknown fields, naming each one', async () => {
     const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd'] });
-    await expect(client.passwordChanged(alice, 's3cret!')).rejects.toThrow(/IDSYNC_SECRET_KEY/);
-    expect(await dumpPrefix(redis, prefix)).toBe('');
-    await client.close();
+    try {
+      const err = (await client.userChanged({ ...alice, firstname: 'Alice', grups: ['staff'] } as never).catch((e) => e)) as ValidationError;
+      expect(err).toBeInstanceOf(ValidationError);
+      expect(err.issues).toEqual([{ path: 'firstname', message: 'unknown field' }, { path: 'grups', message: 'unknown field' }]);
+      expect(err.message).toMatch(/firstname: unknown field/);
+      const many = (await client.userChangedMany([alice, { ...alice, mail: 'x' } as never]).catch((e) => e)) as ValidationError;
+      expect(many.issues).toEqual([{ path: 'users.1.mail', message: 'unknown field' }]);
+      const ref = (await client.userDeleted({ id: 'u-1', usrename: 'alice' } as never).catch((e) => e)) as ValidationError;
+      expect(ref.issues).toEqual([{ path: 'usrename', message: 'unknown field' }]);
+      await expect(client.pull({ id: 'u-1', name: 'alice' } as never)).rejects.toThrow(ValidationError);
+      expect(await dumpPrefix(redis, prefix)).toBe('');
+      // A whole snapshot still serves as a reference; only id and username travel.
+      const row = { ...alice, firstName: 'Alice', version: 3 };
+      const [deleted] = await client.userDeleted(row);
+      const crowd = new Queue('crowd', { connection: redis, prefix });
+      expect((await crowd.getJob(deleted!.jobId))!.data.user).toEqual({ id: 'u-1', username: 'alice', version: 3 });
+      await crowd.close();
+    } finally {
+      await client.close();
+    }
+  });
+
+  it('names the option or variable to set when targets are missing', async () => {
+    await inScratch(NO_TARGET_SETTINGS, async () => {
+      const err = (() => { try { createSyncClient(); } catch (e) { return e; } })() as ValidationError;
+      expect(err).toBeInstanceOf(ValidationError);
+      expect(err.issues).toEqual([{ path: 'targets', message: expect.stringMatching(/IDSYNC_TARGETS.*targets option/) }]);
+    });
+    const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: ['crowd'] });
+    try {
+      const issues = async (p: Promise<unknown>) => ((await p.catch((e) => e)) as ValidationError).issues;
+      expect(await issues(client.refresh({ id: 'u-1' }, {} as never))).toEqual([{ path: 'target', message: 'expected one of crowd, entra' }]);
+      expect(await issues(client.refresh({ id: 'u-1' }, { target: 'ldap' as never }))).toEqual([{ path: 'target', message: 'expected one of crowd, entra' }]);
+    } finally {
+      await client.close();
+    }
   });
 });
 

@@ -41,4 +41,12 @@ describe('crypto envelopes', () => {
   it('rejects keys of the wrong length', () => {
     expect(() => parseKey('abcd')).toThrow(/32 bytes/);
   });
+
+  it('reports a hex key of the wrong length as hex, not as base64', () => {
+    const short = Buffer.alloc(31, 7).toString('hex');
+    expect(() => parseKey(short)).toThrow('expected 32 bytes as hex (64 hex digits), got 62 hex digits');
+    expect(() => parseKey(`${short}ab12`)).toThrow(/as hex .*got 66 hex digits/);
+    expect(() => parseKey(Buffer.alloc(31, 7).toString('base64'))).toThrow(/got 31 bytes/);
+    expect(parseKey(Buffer.alloc(32, 7).toString('hex'))).toEqual(Buffer.alloc(32, 7));
+  });
 });

@@ -9,6 +9,13 @@ describe('job contract', () => {
     expect(user).toEqual({ id: 'u1', username: 'alice', email: 'alice@example.com', active: true });
   });
 
+  it('refuses unknown fields from callers, while job payloads (written by idsync) strip them', () => {
+    expect(userSnapshotSchema.safeParse({ id: 'u1', username: 'alice', email: 'alice@example.com', firstname: 'A' }).error?.issues[0]).toMatchObject({ code: 'unrecognized_keys', keys: ['firstname'] });
+    const job = { schemaVersion: 1, enqueuedAt: 1, op: 'upsert', user: { id: 'u1', username: 'alice', email: 'alice@example.com', version: 1, addedLater: true } };
+    expect(parseJobData('crowd', 'push-user', job)).toMatchObject({ user: { id: 'u1', version: 1 } });
+    expect(parseJobData('crowd', 'pull-user', { schemaVersion: 1, enqueuedAt: 1, user: { id: 'u1', extra: 1 }, mode: 'pull' })).toMatchObject({ user: { id: 'u1' } });
+  });
+
   it('names every bad field of a snapshot', () => {
     const result = userSnapshotSchema.safeParse({ id: '', username: 5, email: 'not-an-email', groups: [''], version: -1 });
     expect(result.success).toBe(false);

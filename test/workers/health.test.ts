@@ -1,4 +1,8 @@
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Registry } from 'prom-client';
 import { loadConfig } from '../../shared/config.js';
+import { startHealthServer } from '../../workers/runtime/health.js';
 import { silentLogger } from '../../shared/logger.js';
 import { startRuntime, type Runtime } from '../../workers/runtime/runtime.js';
 import { FakeConnector } from '../helpers/fake-connector.js';
@@ -39,5 +43,21 @@ describe('runtime health endpoints', () => {
   it('is not ready once its workers are closed', async () => {
     await runtime.workers[0]!.close(100);
     expect((await fetch(`${runtime.healthUrl}/readyz`)).status).toBe(503);
+  });
+});
+
+describe('health server port', () => {
+  it('names IDSYNC_HEALTH_PORT in one line when the port is taken', async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, '127.0.0.1', r));
+    const port = (taken.address() as AddressInfo).port;
+    const redis = workerRedis();
+    try {
+      const err = (await startHealthServer({ port, host: '127.0.0.1', redis, workers: [], registry: new Registry() }).catch((e) => e)) as Error;
+      expect(err.message).toBe(`IDSYNC_HEALTH_PORT: port ${port} is already in use (another idsync running?); set IDSYNC_HEALTH_PORT to a free port, or 0 for any`);
+    } finally {
+      taken.close();
+      await redis.quit();
+    }
   });
 });

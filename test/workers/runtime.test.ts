@@ -1,6 +1,7 @@
 import { ConfigurationError, PermanentError, ThrottledError, TransientError } from '../../shared/errors.js';
 import { FakeConnector } from '../helpers/fake-connector.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
+import { capturingLogger } from '../helpers/logs.js';
 import { waitFor } from '../helpers/wait.js';
 
 const user = (id: string, version = 1) => ({ id, username: `user-${id}`, email: `${id}@example.com`, version });
@@ -8,10 +9,13 @@ const user = (id: string, version = 1) => ({ id, username: `user-${id}`, email: 
 describe('worker runtime', () => {
   let h: Harness;
   let connector: FakeConnector;
+  let logs: ReturnType<typeof capturingLogger>;
   const start = async (concurrency = 1) => {
     connector = new FakeConnector('entra');
-    h = await startHarness({ connector, worker: { concurrency } });
+    logs = capturingLogger();
+    h = await startHarness({ connector, worker: { concurrency, logger: logs.logger } });
   };
+  const logLines = () => logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   afterEach(() => h?.close());
 
   it('retries a transient failure with backoff, then succeeds and audits both attempts', async () => {
@@ -78,6 +82,15 @@ describe('worker runtime', () => {
     expect(statuses).toEqual(['recover', 'quarantine']);
   });
 
+  it('writes the quarantine log line with one target key', async () => {
+    await start();
+    await h.worker.quarantine.enter('401 Application failed to authenticate');
+    h.worker.quarantine.stop();
+    const line = logs.lines.find((l) => l.includes('target quarantined'))!;
+    expect(line.match(/"target":/g)).toHaveLength(1);
+    expect(JSON.parse(line)).toMatchObject({ target: 'entra', reason: expect.stringMatching(/401/) });
+  });
+
   it('skips a snapshot older than the applied version without calling the remote', async () => {
     await start();
     const [v5] = await h.client.userChanged(user('a', 5));
@@ -85,6 +98,25 @@ describe('worker runtime', () => {
     const [v3] = await h.client.userChanged(user('a', 3));
     await expect(h.finished(v3!.jobId)).resolves.toMatchObject({ outcome: 'skipped', reason: expect.stringMatching(/stale/) });
     expect(connector.calls.map((c) => c.version)).toEqual([5]);
+  });
+
+  it('says loudly when a row version follows a clock-based one for the same user', async () => {
+    await start();
+    const [clock] = await h.client.userChanged({ id: 'a', username: 'user-a', email: 'a@example.com' }); // version from the clock
+    await h.finished(clock!.jobId);
+    const applied = (await h.links.get('entra', 'a'))!.version!;
+    const [row] = await h.client.userChanged(user('a', 7));
+    const result = (await h.finished(row!.jobId)) as { outcome: string; reason: string };
+    expect(result.outcome).toBe('skipped');
+    expect(result.reason).toBe(`stale: version 7 is not newer than applied version ${applied}; versions must come from one scheme per user (a row version, or an updated-at in ms as the client uses when version is omitted), not both`);
+    expect((await h.audit.query({ subject: 'a', status: 'skipped' }))[0]!.error).toBe(result.reason);
+    expect(logLines().find((l) => l.version === 7)).toMatchObject({ level: 40, appliedVersion: applied, msg: expect.stringMatching(/one scheme per user/) });
+    // A plain stale row version stays a quiet info line.
+    const [v8] = await h.client.userChanged(user('b', 8));
+    await h.finished(v8!.jobId);
+    const [v6] = await h.client.userChanged(user('b', 6));
+    expect(((await h.finished(v6!.jobId)) as { reason: string }).reason).toBe('stale: version 6 is not newer than applied version 8');
+    expect(logLines().find((l) => l.version === 6)).toMatchObject({ level: 30, msg: 'skipped stale snapshot' });
   });
 
   it('a delete removes the link; a malformed payload fails readably and the worker keeps going', async () => {

@@ -39,7 +39,11 @@ export function startHealthServer(options: { port: number; host?: string; redis:
     }
   });
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      // Most often a second idsync on the same machine: name the setting that moves it.
+      if (err.code === 'EADDRINUSE') reject(new Error(`IDSYNC_HEALTH_PORT: port ${options.port} is already in use (another idsync running?); set IDSYNC_HEALTH_PORT to a free port, or 0 for any`));
+      else reject(err);
+    });
     server.listen(options.port, options.host ?? '0.0.0.0', () => resolve(server));
   });
 }

@@ -26,6 +26,11 @@ import { decideFailure } from './failures.js';
 import type { RuntimeMetrics } from './metrics.js';
 import type { Quarantine } from './quarantine.js';
 
+/** From 1e12 a version reads as ms since the epoch (Sep 2001 on); row versions stay far below. */
+const CLOCK_VERSION_MIN = 1e12;
+const isClockVersion = (version: number) => version >= CLOCK_VERSION_MIN;
+const MIXED_SCHEMES = '; versions must come from one scheme per user (a row version, or an updated-at in ms as the client uses when version is omitted), not both';
+
 export interface ProcessorDeps {
   target: Target;
   connector: TargetConnector;
@@ -84,8 +89,12 @@ export function createProcessor(deps: ProcessorDeps) {
         // re-assert the app's current state, so the same version passes for them.
         const reassert = push.origin !== undefined && push.origin !== 'event';
         if (link?.version !== undefined && (reassert ? push.user.version < link.version : push.user.version <= link.version)) {
-          const reason = `stale: version ${push.user.version} is not newer than applied version ${link.version}`;
-          logger.info({ version: push.user.version, appliedVersion: link.version }, 'skipped stale snapshot');
+          const mixed = isClockVersion(push.user.version) !== isClockVersion(link.version);
+          const reason = `stale: version ${push.user.version} is not newer than applied version ${link.version}${mixed ? MIXED_SCHEMES : ''}`;
+          // A row version after a clock-based one (or the reverse) means every later event of
+          // this user is skipped, silently for the caller: say so loudly.
+          if (mixed) logger.warn({ version: push.user.version, appliedVersion: link.version }, `skipped snapshot: versions of one user mixed schemes${MIXED_SCHEMES}`);
+          else logger.info({ version: push.user.version, appliedVersion: link.version }, 'skipped stale snapshot');
           await record('skipped', { error: reason });
           return { outcome: 'skipped', operation: push.op, reason };
         }

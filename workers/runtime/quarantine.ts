@@ -32,6 +32,8 @@ export interface QuarantineOptions {
  */
 export class Quarantine {
   readonly #o: QuarantineOptions;
+  /** Carries `target` once: a logger already bound to it (a target worker's) is not bound again. */
+  readonly #log: Logger;
   readonly #stateKey: string;
   readonly #lockKey: string;
   #timer: NodeJS.Timeout | undefined;
@@ -39,6 +41,7 @@ export class Quarantine {
 
   constructor(options: QuarantineOptions) {
     this.#o = options;
+    this.#log = options.logger.bindings().target === options.target ? options.logger : options.logger.child({ target: options.target });
     this.#stateKey = `${options.prefix}:quarantine:${options.target}`;
     this.#lockKey = `${options.prefix}:quarantine-probe:${options.target}`;
   }
@@ -58,7 +61,7 @@ export class Quarantine {
     const fresh = await this.#o.redis.set(this.#stateKey, JSON.stringify(state), 'NX');
     await this.#o.queue.pause();
     if (fresh) {
-      this.#o.logger.error({ target: this.#o.target, reason: state.reason }, 'target quarantined: queue paused until a probe passes');
+      this.#log.error({ reason: state.reason }, 'target quarantined: queue paused until a probe passes');
       await this.#o.audit.append({
         time: state.since, target: this.#o.target, operation: 'quarantine', resource: 'target', subject: this.#o.target,
         status: 'quarantined', attempt: 0, durationMs: 0, error: state.reason,
@@ -82,12 +85,12 @@ export class Quarantine {
     try {
       await this.#o.probe();
     } catch (err) {
-      this.#o.logger.warn({ target: this.#o.target, kind: errorKind(err), err }, 'quarantine probe failed; target stays paused');
+      this.#log.warn({ kind: errorKind(err), err }, 'quarantine probe failed; target stays paused');
       return false;
     }
     await this.#o.redis.del(this.#stateKey);
     await this.#o.queue.resume();
-    this.#o.logger.info({ target: this.#o.target, quarantinedForMs: Date.now() - state.since }, 'target recovered: queue resumed');
+    this.#log.info({ quarantinedForMs: Date.now() - state.since }, 'target recovered: queue resumed');
     await this.#o.audit.append({
       time: Date.now(), target: this.#o.target, operation: 'recover', resource: 'target', subject: this.#o.target,
       status: 'succeeded', attempt: 0, durationMs: Date.now() - state.since,
@@ -100,7 +103,7 @@ export class Quarantine {
     this.#timer = setTimeout(async () => {
       this.#timer = undefined;
       const recovered = await this.probeOnce().catch((err) => {
-        this.#o.logger.warn({ err }, 'quarantine probe errored');
+        this.#log.warn({ err }, 'quarantine probe errored');
         return false;
       });
       if (!recovered) this.#schedule();
