@@ -8,6 +8,7 @@ import { registerAuditCommands } from '../cli/audit.js';
 import { registerTraceCommand } from '../cli/trace.js';
 import { provisionCommand, type ProvisionCommandOptions } from '../cli/provision.js';
 import { runScheduler } from '../cli/scheduler.js';
+import { runServer } from '../cli/server.js';
 import { start } from '../cli/start.js';
 import { syncApprove, syncReject, syncRun, syncShow, type SyncCommandOptions } from '../cli/sync.js';
 
@@ -39,6 +40,11 @@ program
   .option('--from-target', 'import from the targets into the application')
   .option('--json', 'print the result as one JSON object')
   .action((targets: string[], o: ProvisionCommandOptions) => provisionCommand(targets, o).then((code) => process.exit(code)));
+
+program
+  .command('server')
+  .description('run the HTTP ingest API on IDSYNC_HTTP_PORT (docs/ingest-api.md)')
+  .action(async () => void (await runServer()));
 
 const sync = program.command('sync').description('full syncs: plan, run, show, approve, reject (exit codes: 0 done, 1 failed, 3 staged for approval)');
 const exitWith = (run: Promise<number>) => run.then((code) => process.exit(code));

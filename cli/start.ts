@@ -11,7 +11,9 @@ import { ensureKeyFile, SECRET_KEY_FILE } from '../producers/client-key-file.js'
 import { startScheduler } from '../producers/scheduler/index.js';
 import { openDirectory } from '../workers/app/open.js';
 import type { UserDirectory } from '../workers/app/directory.js';
+import { startHttpServer } from '../server/index.js';
 import { chooseRedis } from './private-redis.js';
+import { INGEST_TOKEN_FILE, ensureTokenFile } from './token-file.js';
 import { runWorkers } from './worker.js';
 
 /** Where the zero-config run keeps the Entra emulator's certificate authority. */
@@ -60,6 +62,8 @@ export async function start(env: Env = process.env): Promise<void> {
   // A key kept in a file, created once: password jobs survive a restart, and the client
   // library (and the user's shell) can read the same key. Its value is never logged.
   const key = env.IDSYNC_SECRET_KEY || ensureKeyFile(SECRET_KEY_FILE);
+  // Likewise the ingest API's bearer token, so `curl` works against npm start from the README.
+  const ingestToken = env.IDSYNC_INGEST_TOKEN || ensureTokenFile(INGEST_TOKEN_FILE);
   const { tenantId, clientId, clientSecret } = entra.info;
   // One line with what a client needs. The emulators' logins are their public defaults; the key is not printed.
   logger.info({
@@ -71,6 +75,7 @@ export async function start(env: Env = process.env): Promise<void> {
     entraApp: `tenant ${tenantId}, client ${clientId} / ${clientSecret}`,
     groups: [DEMO_GROUP],
     ...(env.IDSYNC_SECRET_KEY ? { keyFrom: 'IDSYNC_SECRET_KEY' } : { keyFile: resolve(SECRET_KEY_FILE), keyHint: `export IDSYNC_SECRET_KEY=$(cat ${SECRET_KEY_FILE})` }),
+    ...(!env.IDSYNC_INGEST_TOKEN && { ingestTokenFile: resolve(INGEST_TOKEN_FILE) }),
   }, 'no targets configured: running against the built-in emulators');
   await runAll({
     ...env,
@@ -78,6 +83,7 @@ export async function start(env: Env = process.env): Promise<void> {
     ...crowdEnv(crowd.info),
     ...entraEnv(entra.info),
     IDSYNC_SECRET_KEY: key,
+    IDSYNC_INGEST_TOKEN: ingestToken,
   }, true, redis.stop);
   logger.info(
     { crowdAdmin: crowd.adminUrl, entraAdmin: entra.adminUrl, entraCaFile: entra.info.caFile, appStore: config.app.kind === 'embedded' ? config.app.dataDir : config.app.kind },
@@ -96,8 +102,14 @@ async function runAll(env: Env, demo: boolean, stopRedis: () => Promise<void>): 
   await whenReady(redis);
   const scheduler = await startScheduler({ connection: redis, prefix: config.prefix, targets: config.targets, sync: config.sync, logger, attempts: config.jobs.attempts, backoffMs: config.jobs.backoffMs });
   logger.info({ next: scheduler.nextSlots().map((s) => ({ name: s.name, at: s.at.toISOString() })) }, 'scheduler running');
+  const http = await startHttpServer({ config, logger, ...(env.IDSYNC_SECRET_KEY && { secretKey: env.IDSYNC_SECRET_KEY }) });
+  logger.info(
+    { http: http.url, ...(demo && { curl: `curl -X PUT ${http.url}/api/v1/users/42 -H "Authorization: Bearer $(cat ${INGEST_TOKEN_FILE})" -H 'content-type: application/json' -d '{"username":"dana","email":"dana@example.com"}'` }) },
+    'HTTP ingest API listening (docs/ingest-api.md)',
+  );
   if (demo) await initialSync(redis, config.prefix, config.targets, logger);
   const stop = async () => {
+    await http.close();
     await scheduler.close();
     redis.disconnect();
     await workers.close();

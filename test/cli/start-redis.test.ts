@@ -18,7 +18,7 @@ const REPO = process.cwd();
 const NOWHERE = 'redis://127.0.0.1:1';
 
 function startEnv(extra: Record<string, string>): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { ...process.env, IDSYNC_HEALTH_PORT: '0', IDSYNC_LOG_FORMAT: 'json', IDSYNC_DEFAULT_REDIS_URL_FOR_TESTS: NOWHERE, ...extra };
+  const env: Record<string, string | undefined> = { ...process.env, IDSYNC_HEALTH_PORT: '0', IDSYNC_HTTP_PORT: '0', IDSYNC_LOG_FORMAT: 'json', IDSYNC_DEFAULT_REDIS_URL_FOR_TESTS: NOWHERE, ...extra };
   for (const key of Object.keys(env)) if (/^(REDIS_URL|CROWD_|ENTRA_|GRAPH_|IDSYNC_TARGETS|IDSYNC_SECRET_KEY|IDSYNC_PREFIX|APP_|NODE_EXTRA_CA_CERTS)/.test(key)) delete env[key];
   return env;
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqlDirectory } from '../../workers/app/sql/index.js';
@@ -30,7 +30,7 @@ describe('idsync start with no configuration', () => {
   });
 
   it('syncs the sample users both ways, applies a pushed user, and stops cleanly on SIGTERM', async () => {
-    const env: Record<string, string | undefined> = { ...process.env, IDSYNC_PREFIX: prefix, IDSYNC_HEALTH_PORT: '0', IDSYNC_LOG_FORMAT: 'json', APP_EMBEDDED_DB_DIR: appDb };
+    const env: Record<string, string | undefined> = { ...process.env, IDSYNC_PREFIX: prefix, IDSYNC_HEALTH_PORT: '0', IDSYNC_HTTP_PORT: '0', IDSYNC_LOG_FORMAT: 'json', APP_EMBEDDED_DB_DIR: appDb };
     // The first full sync of each target is announced on the sync queue's event stream.
     const syncEvents = new QueueEvents('sync', { connection: { url: REDIS_URL }, prefix });
     await syncEvents.waitUntilReady();
@@ -100,6 +100,19 @@ describe('idsync start with no configuration', () => {
     });
     expect(graphUser.status).toBe(200);
     expect(await graphUser.json()).toMatchObject({ givenName: 'Start', surname: 'User', accountEnabled: true });
+
+    // The ingest API answers too, with the token the start left in .idsync/ingest.token.
+    const http = logs.find((l) => l.msg === 'HTTP ingest API listening (docs/ingest-api.md)')!.http as string;
+    const ingestToken = readFileSync('.idsync/ingest.token', 'utf8').trim();
+    const put = await fetch(`${http}/api/v1/users/u-http`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${ingestToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'http.user', email: 'http.user@example.com' }),
+    });
+    expect(put.status).toBe(202);
+    const { jobs } = (await put.json()) as { jobs: { target: string; jobId: string }[] };
+    expect(jobs.map((j) => j.target).sort()).toEqual(['crowd', 'entra']);
+    expect(logs.some((l) => JSON.stringify(l).includes(ingestToken))).toBe(false);
 
     const alice = await fetch(`${crowd}rest/usermanagement/1/user?username=alice`, {
       headers: { accept: 'application/json', authorization: `Basic ${Buffer.from('idsync:idsync-secret').toString('base64')}` },
