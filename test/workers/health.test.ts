@@ -32,12 +32,20 @@ describe('runtime health endpoints', () => {
     expect(await ready.json()).toEqual({ status: 'ready', redis: 'ok', targets: { crowd: { running: true, quarantine: null } } });
     const metrics = await (await fetch(`${runtime.healthUrl}/metrics`)).text();
     expect(metrics).toContain('idsync_job_attempts_total');
+    // Read from Redis at scrape time: every queue and state, and each target's quarantine.
+    expect(metrics).toMatch(/idsync_jobs\{queue="crowd",state="waiting"\} 0/);
+    expect(metrics).toMatch(/idsync_jobs\{queue="app",state="failed"\} 0/);
+    expect(metrics).toMatch(/idsync_quarantined\{target="crowd"\} 0/);
+    for (const name of ['idsync_remote_calls_total', 'idsync_throttle_events_total', 'idsync_budget_requests_total', 'idsync_plan_entries']) expect(metrics).toContain(name);
   });
 
-  it('reports a quarantined target on /readyz', async () => {
+  it('is not ready while every target it runs is quarantined, and says why', async () => {
     await runtime.workers[0]!.quarantine.enter('401 Application failed to authenticate');
-    const body = (await (await fetch(`${runtime.healthUrl}/readyz`)).json()) as { targets: { crowd: { quarantine: { reason: string } } } };
+    const ready = await fetch(`${runtime.healthUrl}/readyz`);
+    expect(ready.status).toBe(503);
+    const body = (await ready.json()) as { targets: { crowd: { quarantine: { reason: string } } } };
     expect(body.targets.crowd.quarantine.reason).toMatch(/401/);
+    expect(await (await fetch(`${runtime.healthUrl}/metrics`)).text()).toMatch(/idsync_quarantined\{target="crowd"\} 1/);
   });
 
   it('is not ready once its workers are closed', async () => {

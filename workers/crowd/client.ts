@@ -2,6 +2,7 @@ import { Agent as HttpAgent } from 'node:http';
 import { Agent as HttpsAgent } from 'node:https';
 import got, { type Got, type Response } from 'got';
 import type { z } from 'zod';
+import { remoteCalls } from '../runtime/process-metrics.js';
 import type { RequestBudget } from '../runtime/request-budget.js';
 import {
   groupListSchema,
@@ -260,8 +261,10 @@ export class CrowdClient {
         ...(signal && { signal }),
       });
     } catch (err) {
+      remoteCalls.inc({ target: 'crowd', method, route: resource, status: 'error' });
       throw errorFromTransport(call, err, { ...this.#context, aborted: signal?.aborted ?? false });
     }
+    remoteCalls.inc({ target: 'crowd', method, route: resource, status: String(response.statusCode) });
     const reply = readReply(response);
     if (reply.status >= 200 && reply.status < 300) {
       if (reply.malformed || (reply.text.trim() !== '' && reply.json === undefined)) throw malformedSuccess(call, reply);

@@ -1,5 +1,6 @@
 import { GraphClientError, ResponseType, type Client } from '@microsoft/microsoft-graph-client';
 import { PermanentError, TransientError, isConfigurationError, type SyncError } from '../../shared/errors.js';
+import { remoteCalls, routeOf } from '../runtime/process-metrics.js';
 import type { RequestBudget } from '../runtime/request-budget.js';
 import { WriteBatcher, type BatchItem, type BatcherOptions } from './batcher.js';
 import { TokenFailure, type AppCredential } from './credentials.js';
@@ -126,7 +127,14 @@ export class GraphClient {
     const target = this.#target(pathOrLink, options.query);
     const call: GraphCall = { method, path: target.path, subject: options.subject, permission: options.permission };
     for (let renewed = false; ; renewed = true) {
-      const raw = await this.#send(call, method, target.url, options, binary);
+      let raw: RawReply;
+      try {
+        raw = await this.#send(call, method, target.url, options, binary);
+      } catch (err) {
+        remoteCalls.inc({ target: 'entra', method, route: routeOf(target.path), status: 'error' });
+        throw err;
+      }
+      remoteCalls.inc({ target: 'entra', method, route: routeOf(target.path), status: String(raw.status) });
       // An expired or revoked token: the SDK does not retry 401s; renew once, then fail.
       if (raw.status === 401 && !renewed) {
         this.#credential.renew();

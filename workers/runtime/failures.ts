@@ -3,6 +3,7 @@ import { errorKind, type ThrottledError } from '../../shared/errors.js';
 import { redactText } from '../../shared/redact.js';
 import type { AuditStatus } from '../../shared/audit.js';
 import type { Quarantine } from './quarantine.js';
+import { throttleEvents } from './process-metrics.js';
 
 /**
  * The one place the error taxonomy becomes BullMQ behaviour (design decision 5).
@@ -32,6 +33,7 @@ export async function decideFailure(err: unknown, job: Job, ctx: FailureContext)
   switch (errorKind(err)) {
     case 'throttled': {
       const { retryAfterMs } = err as ThrottledError;
+      throttleEvents.inc({ target: ctx.queue.name });
       // Pauses every worker on this target's queue; the job goes back to wait, no attempt used.
       await ctx.queue.rateLimit(Math.max(1, retryAfterMs));
       return { status: 'throttled', reason: `${reason} (retry after ${retryAfterMs} ms)`, toThrow: new RateLimitError() };

@@ -29,7 +29,11 @@ export function startHealthServer(options: { port: number; host?: string; redis:
           allRunning &&= running;
           targets[w.target] = { running, quarantine: redisOk ? (await w.quarantine.state()) ?? null : 'unknown' };
         }
-        const ready = redisOk && allRunning;
+        // Not ready while Redis is down, or while every target this process runs is quarantined:
+        // a load balancer or orchestrator should then look elsewhere.
+        const states = Object.values(targets) as { quarantine: unknown }[];
+        const allQuarantined = states.length > 0 && states.every((t) => t.quarantine !== null && t.quarantine !== 'unknown');
+        const ready = redisOk && allRunning && !allQuarantined;
         return send(ready ? 200 : 503, { status: ready ? 'ready' : 'not-ready', redis: redisOk ? 'ok' : 'unreachable', targets });
       }
       if (req.url === '/metrics') return send(200, await options.registry.metrics(), options.registry.contentType);

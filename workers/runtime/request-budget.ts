@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { budgetRequests, budgetWaitSeconds } from './process-metrics.js';
 
 /**
  * A request budget shared by every worker process of a target (GCRA in Redis).
@@ -52,7 +53,10 @@ export class RequestBudget {
   async take(cost = 1, abortSignal?: AbortSignal): Promise<void> {
     abortSignal?.throwIfAborted();
     const waitMs = Number(await this.#redis.idsyncReserve(this.#key, String(this.#emissionMs), String(this.#toleranceMs), String(cost)));
+    const budget = this.#key.slice(this.#key.lastIndexOf(':') + 1);
+    budgetRequests.inc({ budget }, cost);
     if (waitMs <= 0) return;
+    budgetWaitSeconds.inc({ budget }, waitMs / 1000);
     abortSignal?.throwIfAborted();
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(done, waitMs);

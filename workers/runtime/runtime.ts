@@ -3,7 +3,8 @@ import type { AddressInfo } from 'node:net';
 import type { Redis } from 'ioredis';
 import { AuditLog } from '../../shared/audit.js';
 import type { IdsyncConfig } from '../../shared/config.js';
-import type { Target } from '../../shared/jobs.js';
+import { Queue } from 'bullmq';
+import { QUEUES, type Target } from '../../shared/jobs.js';
 import { LinkStore } from '../../shared/links.js';
 import type { Logger } from '../../shared/logger.js';
 import { createRedis, whenReady } from '../../shared/redis.js';
@@ -68,6 +69,9 @@ export async function startRuntime(options: StartRuntimeOptions): Promise<Runtim
     workers.push(worker);
     logger.info({ target, concurrency: worker.worker.concurrency }, 'worker started');
   }
+  // Every queue, not only this process's: the numbers are cluster-wide and read at scrape time.
+  const watched = Object.values(QUEUES).map((name) => new Queue(name, { connection: redis, prefix: config.prefix }));
+  metrics.watch(watched, async () => Object.fromEntries(await Promise.all(workers.map(async (w) => [w.target, !!(await w.quarantine.state())] as const))));
   let server: Server | undefined;
   if (options.healthServer ?? true) {
     server = await startHealthServer({ port: config.healthPort, redis, workers, registry: metrics.registry });
@@ -81,6 +85,7 @@ export async function startRuntime(options: StartRuntimeOptions): Promise<Runtim
     close() {
       closing ??= (async () => {
         await Promise.all(workers.map((w) => w.close(config.shutdownTimeoutMs)));
+        await Promise.all(watched.map((q) => q.close()));
         await Promise.all(Object.values(options.connectors).map((c) => c?.close?.()));
         await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
         if (ownsConnection) redis.disconnect();

@@ -1,6 +1,7 @@
 import type { AuditLog } from '../../shared/audit.js';
 import type { FullSyncData } from '../../shared/jobs.js';
 import { redactText } from '../../shared/redact.js';
+import { planEntries } from '../runtime/process-metrics.js';
 import type { TargetSyncDeps } from './deps.js';
 import { applyPlan } from './apply.js';
 import { emptyCounts, newPlanId, type PlanMeta, type PlanStore } from './plan-store.js';
@@ -54,6 +55,7 @@ export async function runFullSync(d: FullSyncDeps, data: Pick<FullSyncData, 'mod
     return failed;
   }
   d.logger.info({ planId: planned.id, status: planned.status, counts: planned.counts }, 'full sync planned');
+  for (const [action, n] of Object.entries(planned.counts)) planEntries.set({ target: d.target, action }, n);
   if (data.mode !== 'apply' || planned.status === 'staged') {
     await audit(d, planned);
     return planned;
