@@ -16,6 +16,9 @@ import { chooseRedis } from './private-redis.js';
 import { INGEST_TOKEN_FILE, ensureTokenFile } from './token-file.js';
 import { runWorkers } from './worker.js';
 
+/** The dashboard's login token of the zero-config run (IDSYNC_ADMIN_TOKEN), made once, never printed. */
+export const ADMIN_TOKEN_FILE = '.idsync/admin.token';
+
 /** Where the zero-config run keeps the Entra emulator's certificate authority. */
 export const EMULATOR_STATE_DIR = '.idsync/entra';
 
@@ -42,8 +45,12 @@ export const DEMO_GROUP = 'staff';
 export async function start(env: Env = process.env): Promise<void> {
   const config = loadConfig(env);
   if (config.targets.length > 0) {
-    const redis = await chooseRedis(env, createLogger(config.log));
-    return runAll({ ...env, REDIS_URL: redis.url }, false, redis.stop);
+    const logger = createLogger(config.log);
+    const redis = await chooseRedis(env, logger);
+    // The dashboard needs a login token; without one configured, one is made once in a file.
+    const adminToken = env.IDSYNC_ADMIN_TOKEN || ensureTokenFile(ADMIN_TOKEN_FILE);
+    if (!env.IDSYNC_ADMIN_TOKEN) logger.info({ adminTokenFile: resolve(ADMIN_TOKEN_FILE) }, 'dashboard login token kept in a file (set IDSYNC_ADMIN_TOKEN to choose one)');
+    return runAll({ ...env, REDIS_URL: redis.url, IDSYNC_ADMIN_TOKEN: adminToken }, false, redis.stop);
   }
 
   // Node trusts extra CAs only from NODE_EXTRA_CA_CERTS at process start, and both
@@ -64,6 +71,8 @@ export async function start(env: Env = process.env): Promise<void> {
   const key = env.IDSYNC_SECRET_KEY || ensureKeyFile(SECRET_KEY_FILE);
   // Likewise the ingest API's bearer token, so `curl` works against npm start from the README.
   const ingestToken = env.IDSYNC_INGEST_TOKEN || ensureTokenFile(INGEST_TOKEN_FILE);
+  // And the dashboard's login token: the login page asks for the file's content.
+  const adminToken = env.IDSYNC_ADMIN_TOKEN || ensureTokenFile(ADMIN_TOKEN_FILE);
   const { tenantId, clientId, clientSecret } = entra.info;
   // One line with what a client needs. The emulators' logins are their public defaults; the key is not printed.
   logger.info({
@@ -76,6 +85,7 @@ export async function start(env: Env = process.env): Promise<void> {
     groups: [DEMO_GROUP],
     ...(env.IDSYNC_SECRET_KEY ? { keyFrom: 'IDSYNC_SECRET_KEY' } : { keyFile: resolve(SECRET_KEY_FILE), keyHint: `export IDSYNC_SECRET_KEY=$(cat ${SECRET_KEY_FILE})` }),
     ...(!env.IDSYNC_INGEST_TOKEN && { ingestTokenFile: resolve(INGEST_TOKEN_FILE) }),
+    ...(!env.IDSYNC_ADMIN_TOKEN && { adminTokenFile: resolve(ADMIN_TOKEN_FILE) }),
   }, 'no targets configured: running against the built-in emulators');
   await runAll({
     ...env,
@@ -84,6 +94,7 @@ export async function start(env: Env = process.env): Promise<void> {
     ...entraEnv(entra.info),
     IDSYNC_SECRET_KEY: key,
     IDSYNC_INGEST_TOKEN: ingestToken,
+    IDSYNC_ADMIN_TOKEN: adminToken,
   }, true, redis.stop);
   logger.info(
     { crowdAdmin: crowd.adminUrl, entraAdmin: entra.adminUrl, entraCaFile: entra.info.caFile, appStore: config.app.kind === 'embedded' ? config.app.dataDir : config.app.kind },
@@ -104,7 +115,7 @@ async function runAll(env: Env, demo: boolean, stopRedis: () => Promise<void>): 
   logger.info({ next: scheduler.nextSlots().map((s) => ({ name: s.name, at: s.at.toISOString() })) }, 'scheduler running');
   const http = await startHttpServer({ config, logger, ...(env.IDSYNC_SECRET_KEY && { secretKey: env.IDSYNC_SECRET_KEY }) });
   logger.info(
-    { http: http.url, ...(demo && { curl: `curl -X PUT ${http.url}/api/v1/users/42 -H "Authorization: Bearer $(cat ${INGEST_TOKEN_FILE})" -H 'content-type: application/json' -d '{"username":"dana","email":"dana@example.com"}'` }) },
+    { http: http.url, ...(config.http.adminToken && { dashboard: `${http.url}/` }), ...(demo && { curl: `curl -X PUT ${http.url}/api/v1/users/42 -H "Authorization: Bearer $(cat ${INGEST_TOKEN_FILE})" -H 'content-type: application/json' -d '{"username":"dana","email":"dana@example.com"}'` }) },
     'HTTP ingest API listening (docs/ingest-api.md)',
   );
   if (demo) await initialSync(redis, config.prefix, config.targets, logger);

@@ -6,6 +6,7 @@ import { keyId, parseKey } from '../shared/crypto.js';
 import type { Logger } from '../shared/logger.js';
 import { createRedis } from '../shared/redis.js';
 import { createSyncClient } from '../producers/client.js';
+import { dashboardPlugin } from './dashboard/index.js';
 import { installErrorHandling } from './errors.js';
 import { IdempotencyStore } from './idempotency.js';
 import { ingestPlugin } from './ingest/index.js';
@@ -49,7 +50,7 @@ export interface HttpServer {
 }
 
 /**
- * The Fastify instance with the ingest API under `/api/v1`, not listening yet, so more
+ * The Fastify instance with the ingest API under `/api/v1` and the dashboard, not listening yet, so more
  * plugins (the dashboard) can be registered on it before `listen`. JSON errors (404 included)
  * are set at the root and apply to them too. One client library instance serves every request;
  * `app.close()` closes it (and the Redis connection the app opened itself).
@@ -131,6 +132,10 @@ export function buildHttpApp(options: HttpAppOptions): FastifyInstance {
     bodyLimit,
     context: { client, redis, idempotency, logger, targets: config.targets, passwordsEnabled: secretKey !== undefined },
   });
+  // The operator dashboard (pages, /dashboard/api, bull-board at /queues), behind a login with
+  // IDSYNC_ADMIN_TOKEN; without one there is nothing to log in with, so it is not served at all.
+  if (config.http.adminToken) app.register(dashboardPlugin, { config, logger, redis, adminToken: config.http.adminToken });
+  else logger.info('dashboard off: set IDSYNC_ADMIN_TOKEN (at least 24 characters) to serve it');
   return app;
 }
 

@@ -255,7 +255,7 @@ export interface HttpConfig {
   ingestToken: string | undefined;
   /** HMAC-SHA256 key for signed ingest requests; undefined = signatures off. */
   ingestSecret: string | undefined;
-  /** The dashboard's login token; undefined = generated and printed at start. */
+  /** The dashboard's login token; undefined = `idsync start` makes one in .idsync/admin.token (never printed). */
   adminToken: string | undefined;
 }
 
