@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { InvalidEnvironmentError } from '../shared/errors.js';
 import { runWorkers } from '../cli/worker.js';
@@ -12,7 +13,14 @@ import { runServer } from '../cli/server.js';
 import { start } from '../cli/start.js';
 import { syncApprove, syncReject, syncRun, syncShow, type SyncCommandOptions } from '../cli/sync.js';
 
-const program = new Command('idsync').description('Keeps application users in step with Atlassian Crowd and Microsoft Entra ID.');
+// The package's version, read next to the build (dist/bin → ../../package.json) or the source (bin → ../package.json).
+const pkg = [new URL('../../package.json', import.meta.url), new URL('../package.json', import.meta.url)]
+  .map((u) => { try { return JSON.parse(readFileSync(u, 'utf8')) as { name?: string; version?: string }; } catch { return undefined; } })
+  .find((p) => p?.name === 'idsync');
+
+const program = new Command('idsync')
+  .description('Keeps application users in step with Atlassian Crowd and Microsoft Entra ID.')
+  .version(pkg?.version ?? 'unknown');
 
 program
   .command('start')

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 // The `idsync` command as an operator runs it (from source through tsx, so no build step).
@@ -100,5 +101,13 @@ describe('idsync worker', () => {
     const [code] = await once(child, 'exit');
     expect(code).toBe(1);
     expect(stderr).toContain('unknown worker ldap; expected any of crowd, entra, sync, app');
+  });
+});
+
+describe('idsync --version', () => {
+  it('prints the package version', async () => {
+    const child = idsync(['--version']);
+    const [line] = await Promise.all([firstLine(child), once(child, 'exit')]);
+    expect(line).toBe(JSON.parse(readFileSync('package.json', 'utf8')).version);
   });
 });
