@@ -2,6 +2,7 @@ import { loadConfig, type Env } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { createRedis, whenReady } from '../shared/redis.js';
 import { startScheduler } from '../producers/scheduler/index.js';
+import { startProcessHealth } from '../workers/runtime/process-health.js';
 import { closeOnSignals } from '../workers/runtime/runtime.js';
 
 /**
@@ -28,7 +29,8 @@ export async function runScheduler(env: Env = process.env): Promise<void> {
     attempts: config.jobs.attempts,
     backoffMs: config.jobs.backoffMs,
   });
-  closeOnSignals({ close: () => scheduler.close().finally(() => redis.disconnect()) }, logger);
+  const health = await startProcessHealth(config, redis);
+  closeOnSignals({ close: () => Promise.all([scheduler.close(), health.close()]).then(() => undefined).finally(() => redis.disconnect()) }, logger);
   const next = scheduler.nextSlots().map((s) => ({ schedule: s.name, at: s.at.toISOString() }));
-  logger.info({ timezone: config.sync.timezone, next }, 'idsync scheduler running');
+  logger.info({ timezone: config.sync.timezone, next, health: health.url }, 'idsync scheduler running');
 }

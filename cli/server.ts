@@ -1,6 +1,8 @@
 import { loadConfig, type Env } from '../shared/config.js';
 import { createLogger } from '../shared/logger.js';
 import { startHttpServer, type HttpServer } from '../server/index.js';
+import { createRedis } from '../shared/redis.js';
+import { startProcessHealth } from '../workers/runtime/process-health.js';
 import { closeOnSignals } from '../workers/runtime/runtime.js';
 
 /**
@@ -12,6 +14,11 @@ export async function runServer(env: Env = process.env): Promise<HttpServer> {
   const config = loadConfig(env);
   const logger = createLogger(config.log);
   const server = await startHttpServer({ config, logger, ...(env.IDSYNC_SECRET_KEY && { secretKey: env.IDSYNC_SECRET_KEY }) });
-  closeOnSignals({ close: () => server.close() }, logger);
+  // Its own connection for probes and scrapes: the server's is fail-fast and may be down.
+  const redis = createRedis(config.redisUrl, 'worker');
+  redis.on('error', () => undefined);
+  const health = await startProcessHealth(config, redis);
+  closeOnSignals({ close: () => Promise.all([server.close(), health.close()]).then(() => redis.disconnect()) }, logger);
+  logger.info({ http: server.url, health: health.url }, 'idsync server running');
   return server;
 }
