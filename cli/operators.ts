@@ -122,7 +122,9 @@ export async function failedReplay(jobIds: string[], options: FailedReplayComman
     try {
       summary = await replayFailed({
         redis, prefix: config.prefix, jobIds, all: options.all ?? false, filter, dryRun: options.dryRun ?? false,
-        directory: () => openDirectory(config.app),
+        // The embedded store belongs to the running `idsync start` (PGlite allows one process per
+        // data directory), so it is not opened here: replays then follow the no-directory rule.
+        ...(config.app.kind !== 'embedded' && { directory: () => openDirectory(config.app) }),
         // A bar only pays off for many jobs; a handful print at once.
         onProgress: ({ done, total }) => total > 20 && bar.update(done, total),
       });

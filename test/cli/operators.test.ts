@@ -1,21 +1,13 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { PermanentError } from '../../shared/errors.js';
 import { FakeConnector } from '../helpers/fake-connector.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
 import { REDIS_URL } from '../helpers/redis.js';
 
 // The operator commands as a script runs them: the real binary (through tsx) on the harness's prefix.
-// A replay reads the application's current state: here an empty embedded store of the test's own.
-const appDb = mkdtempSync(join(tmpdir(), 'idsync-operators-'));
-afterAll(() => rmSync(appDb, { recursive: true, force: true }));
-
 function idsync(prefix: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   const env: Record<string, string | undefined> = { ...process.env, REDIS_URL, IDSYNC_PREFIX: prefix, IDSYNC_LOG_LEVEL: 'silent' };
   for (const key of Object.keys(env)) if (/^(CROWD_|ENTRA_|GRAPH_|IDSYNC_TARGETS|APP_)/.test(key)) delete env[key];
-  env.APP_EMBEDDED_DB_DIR = appDb;
   const child = spawn(process.execPath, ['--import', 'tsx', 'bin/idsync.ts', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
