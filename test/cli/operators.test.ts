@@ -1,20 +1,10 @@
-import { spawn } from 'node:child_process';
 import { PermanentError } from '../../shared/errors.js';
 import { FakeConnector } from '../helpers/fake-connector.js';
 import { startHarness, type Harness } from '../helpers/harness.js';
-import { REDIS_URL } from '../helpers/redis.js';
+import { runIdsync } from '../helpers/cli.js';
 
-// The operator commands as a script runs them: the real binary (through tsx) on the harness's prefix.
-function idsync(prefix: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const env: Record<string, string | undefined> = { ...process.env, REDIS_URL, IDSYNC_PREFIX: prefix, IDSYNC_LOG_LEVEL: 'silent' };
-  for (const key of Object.keys(env)) if (/^(CROWD_|ENTRA_|GRAPH_|IDSYNC_TARGETS|APP_)/.test(key)) delete env[key];
-  const child = spawn(process.execPath, ['--import', 'tsx', 'bin/idsync.ts', ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d: Buffer) => (stdout += d));
-  child.stderr.on('data', (d: Buffer) => (stderr += d));
-  return new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
-}
+// The operator commands as a script runs them, on the harness's prefix.
+
 
 describe('idsync status and failed', () => {
   let h: Harness;
@@ -33,7 +23,7 @@ describe('idsync status and failed', () => {
   afterAll(() => h.close());
 
   it('failed list --json prints the failed job in the documented shape', async () => {
-    const r = await idsync(h.prefix, ['failed', 'list', '--json']);
+    const r = await runIdsync(h.prefix, ['failed', 'list', '--json']);
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toEqual([
       expect.objectContaining({ jobId, target: 'crowd', queue: 'crowd', name: 'push-user', userId: 'u-9', errorClass: 'permanent', reason: expect.stringMatching(/staff does not exist/), attempts: 1, failedAt: expect.any(String) }),
@@ -41,20 +31,20 @@ describe('idsync status and failed', () => {
   });
 
   it('status --json counts it, and a dry-run replay names it without changing anything', async () => {
-    const status = await idsync(h.prefix, ['status', '--json']);
+    const status = await runIdsync(h.prefix, ['status', '--json']);
     expect(status.code).toBe(0);
     expect(JSON.stringify(JSON.parse(status.stdout))).toMatch(/"failed":1/);
-    const replay = await idsync(h.prefix, ['failed', 'replay', jobId, '--dry-run', '--json']);
+    const replay = await runIdsync(h.prefix, ['failed', 'replay', jobId, '--dry-run', '--json']);
     expect(replay.stdout).toContain(jobId);
     expect(await h.worker.queue.getFailedCount()).toBe(1);
   });
 
   it('trace names why the user is not in Crowd, and audit search finds the failure', async () => {
-    const trace = await idsync(h.prefix, ['trace', 'u-9', '--json']);
+    const trace = await runIdsync(h.prefix, ['trace', 'u-9', '--json']);
     expect(trace.code).toBe(0);
     const t = JSON.parse(trace.stdout);
     expect(t.diagnosis).toEqual(expect.arrayContaining([expect.objectContaining({ target: 'crowd', ok: false, text: expect.stringMatching(/failed.*staff does not exist/) })]));
-    const search = await idsync(h.prefix, ['audit', 'search', '--user', 'u-9', '--status', 'failed', '--json']);
+    const search = await runIdsync(h.prefix, ['audit', 'search', '--user', 'u-9', '--status', 'failed', '--json']);
     expect(search.code).toBe(0);
     expect(JSON.parse(search.stdout)).toEqual([expect.objectContaining({ subject: 'u-9', status: 'failed', jobId })]);
   });
