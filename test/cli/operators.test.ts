@@ -5,7 +5,6 @@ import { runIdsync } from '../helpers/cli.js';
 
 // The operator commands as a script runs them, on the harness's prefix.
 
-
 describe('idsync status and failed', () => {
   let h: Harness;
   let jobId: string;

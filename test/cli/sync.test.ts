@@ -7,7 +7,6 @@ import { startEmulator } from '../workers/crowd/helpers.js';
 // `idsync sync …` as a script runs it, with the sync worker running in this process on the
 // same prefix. Exit codes: 0 done, 1 failed, 3 staged.
 
-
 describe('idsync sync', () => {
   let em: CrowdEmulator;
   let dir: MemoryDirectory;
