@@ -16,6 +16,7 @@ export interface AdminTarget {
   registerApp(app: AppRegistrationInput): RegisteredApp;
   expireDeltaTokens(): void;
   forceDeltaReset(): void;
+  setDeltaRepeatEdits(changes: Record<string, string | null> | undefined): void;
   advanceClock(ms: number): void;
 }
 
@@ -43,6 +44,9 @@ const faultsSchema = z
     throttling: z.boolean(),
     tenantSize: z.enum(['auto', 'S', 'M', 'L']),
     passwordComplexity: z.boolean(),
+    malformedRate: z.number().min(0).max(1),
+    malformedNext: z.number().int().min(0),
+    malformedKind: z.enum(['html200', 'truncated']),
   })
   .partial()
   .strict();
@@ -86,13 +90,16 @@ const seedSchema = z.object({
     .optional(),
 });
 
+const repeatEditsSchema = z.object({ changes: z.record(z.string(), z.string().nullable()).nullable() }).strict();
+
 const clockSchema = z.object({ ms: z.number().optional(), seconds: z.number().optional() }).strict();
 
 /**
  * Admin routes live outside /v1.0 and need no token (loopback tooling):
  * GET /_admin, GET /_admin/stats, POST /_admin/stats/reset, POST /_admin/reset,
  * POST /_admin/seed, GET|POST /_admin/faults, POST /_admin/apps,
- * POST /_admin/delta/expire, POST /_admin/delta/reset, POST /_admin/clock/advance.
+ * POST /_admin/delta/expire, POST /_admin/delta/reset, POST /_admin/delta/repeat-edits,
+ * POST /_admin/clock/advance.
  */
 export function handleAdmin(target: AdminTarget, method: string, path: string, body: Buffer): AdminResponse {
   const route = `${method} ${path.replace(/\/+$/, '') || '/_admin'}`;
@@ -135,6 +142,9 @@ export function handleAdmin(target: AdminTarget, method: string, path: string, b
         return { status: 200, body: { ok: true } };
       case 'POST /_admin/delta/reset':
         target.forceDeltaReset();
+        return { status: 200, body: { ok: true } };
+      case 'POST /_admin/delta/repeat-edits':
+        target.setDeltaRepeatEdits(parse(repeatEditsSchema).changes ?? undefined);
         return { status: 200, body: { ok: true } };
       case 'POST /_admin/clock/advance': {
         const c = parse(clockSchema);

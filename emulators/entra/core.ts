@@ -21,6 +21,8 @@ export interface EntraStats {
   /** Resource units charged to admitted requests. */
   resourceUnits: number;
   faultsInjected: number;
+  /** Top-level replies garbled by the malformed-body fault (also counted in faultsInjected). */
+  malformed: number;
   /** Graph operations (batch items included) by status code. */
   byStatus: Record<string, number>;
 }
@@ -37,6 +39,7 @@ export function emptyStats(): EntraStats {
     writes: 0,
     resourceUnits: 0,
     faultsInjected: 0,
+    malformed: 0,
     byStatus: {},
   };
 }

@@ -41,6 +41,32 @@ const SYNC_STATE_NOT_FOUND = 'The sync state generation is not found. The delta 
 /** Change lists are computed once per round and paged by offset. */
 const roundCache = new WeakMap<Core, Map<string, Change[]>>();
 
+/**
+ * Knob for the duplicate quirk (`deltaDuplicates`): Graph repeats a user on a later page
+ * when it changed while the round was paging, so the repeat carries newer values than the
+ * first copy. With edits set, the repeated user is updated with them just before it is
+ * served again (a real change: it is logged and shows up in the next round too). Tied to
+ * the delta generation, so a reset clears it.
+ */
+const repeatEdits = new WeakMap<Core, { generation: number; changes: Record<string, string | null> }>();
+
+export function setDeltaRepeatEdits(core: Core, changes: Record<string, string | null> | undefined): void {
+  if (!changes) {
+    repeatEdits.delete(core);
+    return;
+  }
+  const unknown = Object.keys(changes).filter((name) => name === 'id' || USER.props.get(name)?.kind !== 's');
+  if (unknown.length) throw new Error(`delta repeat edits take string user properties; not: ${unknown.join(', ')}`);
+  repeatEdits.set(core, { generation: core.deltaGeneration, changes: { ...changes } });
+}
+
+/** Applies the repeat edits to the user a page opens with again (the previous page's last). */
+function editRepeat(core: Core, rec: UserRecord | undefined, now: number): void {
+  const edits = repeatEdits.get(core);
+  if (!rec || !edits || edits.generation !== core.deltaGeneration) return;
+  core.directory.updateUser(rec, edits.changes, now);
+}
+
 export function userDelta(req: GraphRequest, core: Core): GraphResponse {
   requirePermission(req.auth, 'readUsers');
   const q = req.query;
@@ -141,6 +167,7 @@ function snapshotPage(req: GraphRequest, core: Core, state: DeltaState, continui
     items.push(rec);
     return true;
   });
+  if (from !== (state.a ?? 0) && items[0]?.seq === state.a) editRepeat(core, items[0], now);
   const value = items.map((rec) => render(rec, state.s, null, false));
   const next: DeltaState = more ? { ...state, a: items[items.length - 1]!.seq } : { ...state, p: 'link', i: now };
   return page(req, value, next);
@@ -187,6 +214,7 @@ function changePage(req: GraphRequest, core: Core, state: DeltaState): GraphResp
   const offset = state.p === 'chg' ? (state.o ?? 0) : 0;
   const start = state.p === 'chg' && core.faults.deltaDuplicates && offset > 0 ? offset - 1 : offset;
   const slice = changes.slice(start, start + size);
+  if (start !== offset && slice[0] && !slice[0].removed) editRepeat(core, core.directory.users.get(slice[0].userId), now);
   const min = minimal(req);
   const value: Record<string, unknown>[] = [];
   for (const c of slice) {

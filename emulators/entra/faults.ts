@@ -1,3 +1,13 @@
+/** How a malformed-body fault garbles a Graph reply. */
+export type MalformedBodyKind =
+  /** 200 with an HTML page (a proxy's or captive portal's sign-in form); the request never reaches Graph. */
+  | 'html200'
+  /**
+   * The real reply, processed normally, with its body cut in half (invalid JSON); a reply
+   * without a body (201/204) becomes the first bytes of an error envelope (a 204 turns into a 200).
+   */
+  | 'truncated';
+
 /** Mutable knobs: injected failures plus the few behaviours tests need to switch. */
 export interface EntraFaults {
   /** Probability (0–1) that a Graph request or `$batch` item fails with one of `errorStatuses`. */
@@ -31,6 +41,16 @@ export interface EntraFaults {
   tenantSize: 'auto' | 'S' | 'M' | 'L';
   /** Enforce the Entra password complexity rules on create and reset. */
   passwordComplexity: boolean;
+  /**
+   * Probability (0–1) that a top-level Graph reply is garbled (see malformedKind). A `$batch`
+   * envelope counts one, never its items: a proxy or a cut connection garbles the whole
+   * reply, and items are Graph's own JSON inside it.
+   */
+  malformedRate: number;
+  /** Garble the next N top-level Graph replies. */
+  malformedNext: number;
+  /** What a malformed-body fault sends. */
+  malformedKind: MalformedBodyKind;
 }
 
 export const DEFAULT_FAULTS: Readonly<EntraFaults> = Object.freeze({
@@ -51,8 +71,20 @@ export const DEFAULT_FAULTS: Readonly<EntraFaults> = Object.freeze({
   throttling: true,
   tenantSize: 'auto',
   passwordComplexity: true,
+  malformedRate: 0,
+  malformedNext: 0,
+  malformedKind: 'truncated',
 });
 
 export function defaultFaults(): EntraFaults {
   return { ...DEFAULT_FAULTS, errorStatuses: [...DEFAULT_FAULTS.errorStatuses] };
+}
+
+/** Whether this top-level Graph reply is garbled, consuming `malformedNext` first (deterministic for tests). */
+export function takeMalformed(f: EntraFaults, random: () => number): boolean {
+  if (f.malformedNext > 0) {
+    f.malformedNext--;
+    return true;
+  }
+  return f.malformedRate > 0 && random() < f.malformedRate;
 }

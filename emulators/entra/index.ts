@@ -4,6 +4,7 @@ import type { AdminTarget } from './admin.js';
 import { issueServerCertificate, loadOrCreateAuthority } from './certificates.js';
 import { Clock } from './clock.js';
 import { emptyStats, type Core, type EntraStats } from './core.js';
+import { setDeltaRepeatEdits } from './delta.js';
 import { Directory, isoSeconds, type Domain } from './directory.js';
 import { defaultFaults, type EntraFaults } from './faults.js';
 import { seed as seedDirectory, type SeedInput, type SeedResult } from './seed.js';
@@ -98,6 +99,12 @@ export interface EntraEmulator {
   expireDeltaTokens(): void;
   /** Every outstanding delta token now answers 410 Gone with a Location to restart from. */
   forceDeltaReset(): void;
+  /**
+   * With `deltaDuplicates`, the user a delta page repeats is edited with these (string)
+   * properties just before it is served again, so the repeat is newer than its first copy.
+   * `undefined` turns it off; `reset()` too.
+   */
+  setDeltaRepeatEdits(changes: Record<string, string | null> | undefined): void;
   close(): Promise<void>;
 }
 
@@ -181,6 +188,10 @@ class Emulator implements EntraEmulator {
     this.core.deltaGeneration++;
   }
 
+  setDeltaRepeatEdits(changes: Record<string, string | null> | undefined): void {
+    setDeltaRepeatEdits(this.core, changes);
+  }
+
   async close(): Promise<void> {
     const server = this.server;
     if (!server) return;
@@ -235,6 +246,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
     registerApp: (a) => self().registerApp(a),
     expireDeltaTokens: () => self().expireDeltaTokens(),
     forceDeltaReset: () => self().forceDeltaReset(),
+    setDeltaRepeatEdits: (c) => self().setDeltaRepeatEdits(c),
     advanceClock: (ms) => self().advanceClock(ms),
   };
   const server = await serve(core, admin, tls, host, options.port ?? 0);

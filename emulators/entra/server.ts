@@ -4,8 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { handleAdmin, type AdminTarget } from './admin.js';
 import type { Core } from './core.js';
 import { GraphError, errorBody } from './errors.js';
+import { takeMalformed } from './faults.js';
 import { handleGraph } from './graph.js';
-import type { GraphResponse } from './http.js';
+import { JSON_CONTENT_TYPE, type GraphResponse } from './http.js';
 import { handleAuthority } from './token.js';
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
@@ -50,6 +51,22 @@ function send(res: ServerResponse, status: number, headers: Record<string, strin
 function sendGraph(res: ServerResponse, r: GraphResponse): void {
   const body = r.json !== undefined ? JSON.stringify(r.json) : r.binary ?? r.text;
   send(res, r.status, r.headers, body);
+}
+
+// What a proxy or captive portal in front of Graph answers to a request it intercepts.
+const SIGN_IN_PAGE =
+  '<!DOCTYPE html><html><head><meta charset="utf-8"><title>Sign in to your account</title></head><body>' +
+  '<form method="post" action="/login"><h1>Sign in</h1><input name="loginfmt"><input name="passwd" type="password"><button>Sign in</button></form></body></html>';
+
+/** The reply as sent, with its body cut in half: a connection that dropped mid-reply. */
+function sendTruncated(res: ServerResponse, r: GraphResponse): void {
+  const full = Buffer.from(r.json !== undefined ? JSON.stringify(r.json) : r.binary ?? r.text ?? '');
+  if (full.length < 2) {
+    // Nothing to cut: send the start of an error envelope instead of an empty 201/204.
+    send(res, r.status === 204 ? 200 : r.status, { ...r.headers, 'Content-Type': JSON_CONTENT_TYPE }, '{"error":{"co');
+    return;
+  }
+  send(res, r.status, r.headers, full.subarray(0, Math.floor(full.length / 2)));
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -100,7 +117,20 @@ async function handle(core: Core, admin: AdminTarget, req: IncomingMessage, res:
     return;
   }
   if (path === '/v1.0' || path.startsWith('/v1.0/')) {
-    sendGraph(res, handleGraph(core, { method, path: path.slice('/v1.0'.length), rawQuery, headers, body: body.length ? body : undefined, origin }));
+    // Decided per HTTP reply, outside handleGraph, so a `$batch` envelope is garbled whole
+    // and its items (executed by the same code as top-level requests) never are.
+    const garble = takeMalformed(core.faults, core.random);
+    if (garble) {
+      core.stats.faultsInjected++;
+      core.stats.malformed++;
+    }
+    if (garble && core.faults.malformedKind === 'html200') {
+      send(res, 200, { 'Content-Type': 'text/html; charset=utf-8' }, SIGN_IN_PAGE);
+      return;
+    }
+    const r = handleGraph(core, { method, path: path.slice('/v1.0'.length), rawQuery, headers, body: body.length ? body : undefined, origin });
+    if (garble) sendTruncated(res, r);
+    else sendGraph(res, r);
     return;
   }
   const version = /^\/(beta|v\d+\.\d+)(\/|$)/.exec(path);

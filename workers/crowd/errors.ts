@@ -123,14 +123,18 @@ export function errorFromReply(call: CrowdCall, reply: RawReply, context: { appl
 
 const CROWD: Remote = {
   name: 'Crowd',
+  product: 'Crowd',
   urlSetting: 'CROWD_URL',
-  htmlHint: 'is an SSO or login proxy in front of Crowd?',
+  htmlHint: 'is an SSO or login proxy in front of it? CROWD_URL should point straight at Crowd',
   // A CROWD_URL that does not parse is as much a configuration error as an untrusted certificate.
   configCodes: new Set([...TLS_CODES, 'ERR_INVALID_URL']),
 };
 
-/** A 2xx whose body is not the JSON Crowd promised (an SSO login page, a cut-off reply). */
-export function malformedSuccess(call: CrowdCall, reply: RawReply, problem?: string): PermanentError {
+/**
+ * A 2xx whose body is not the JSON Crowd promised: an SSO login page quarantines, a cut-off
+ * or oddly shaped reply is retried (see malformedReply).
+ */
+export function malformedSuccess(call: CrowdCall, reply: RawReply, problem?: string): SyncError {
   return malformedReply(CROWD, describeCall(call), reply, problem);
 }
 

@@ -151,10 +151,18 @@ function forbidden(call: GraphCall, detail: string, opts: { status: number; code
   return new ConfigurationError(`Graph refused ${what}: ${said}; ${hint}`, opts);
 }
 
-const GRAPH: Remote = { name: 'Graph', urlSetting: 'GRAPH_BASE_URL', htmlHint: 'is a proxy or captive portal in front of Graph?' };
+const GRAPH: Remote = {
+  name: 'Graph',
+  product: 'Microsoft Graph',
+  urlSetting: 'GRAPH_BASE_URL',
+  htmlHint: 'is a proxy or captive portal in front of it? GRAPH_BASE_URL should point straight at Microsoft Graph',
+};
 
-/** A 2xx whose body is not the JSON Graph promised (a proxy's login page, a cut-off reply). */
-export function malformedSuccess(call: GraphCall, reply: RawReply, problem?: string): PermanentError {
+/**
+ * A 2xx whose body is not the JSON Graph promised: a proxy's login page quarantines, a
+ * cut-off or oddly shaped reply is retried (see malformedReply).
+ */
+export function malformedSuccess(call: GraphCall, reply: RawReply, problem?: string): SyncError {
   return malformedReply(GRAPH, describeCall(call), reply, problem);
 }
 

@@ -1,4 +1,4 @@
-import { ConfigurationError, PermanentError, TransientError, type SyncError } from '../../shared/errors.js';
+import { ConfigurationError, TransientError, type SyncError } from '../../shared/errors.js';
 
 /**
  * What every HTTP connector says when the remote answers with something other than its
@@ -10,9 +10,11 @@ import { ConfigurationError, PermanentError, TransientError, type SyncError } fr
 export interface Remote {
   /** The remote as messages name it: 'Crowd', 'Graph'. */
   name: string;
+  /** The product behind it, as a proxy's reply is contrasted with it: 'Crowd', 'Microsoft Graph'. */
+  product: string;
   /** The setting that points idsync at it, named when the address or its TLS is wrong. */
   urlSetting: string;
-  /** What to suspect when a 2xx carries an HTML page, e.g. `is an SSO proxy in front of Crowd?`. */
+  /** What to check when a 2xx carries an HTML page, e.g. `CROWD_URL should point straight at Crowd`. */
   htmlHint: string;
   /** Transport codes that mean the address or its TLS trust is wrong. @defaultValue TLS_CODES */
   configCodes?: ReadonlySet<string>;
@@ -41,14 +43,36 @@ export const isHtml = (r: Pick<ReplyBody, 'contentType' | 'text'>): boolean => r
 export const bodyDetail = (reply: ReplyBody): string =>
   `${reply.status} ${isHtml(reply) ? 'HTML page' : reply.contentType || 'no content type'}: "${summarizeBody(reply.text)}"`;
 
-/** A 2xx whose body is not the JSON the remote promised; `what` names the call. */
-export function malformedReply(remote: Remote, what: string, reply: ReplyBody, problem?: string): PermanentError {
-  const kind = isHtml(reply)
-    ? `an HTML page ("${summarizeBody(reply.text)}") instead of JSON; ${remote.htmlHint}`
-    : reply.malformed
-      ? `JSON that does not parse (${reply.text.length} bytes, cut off?)`
-      : problem ?? `an unexpected ${reply.contentType || 'untyped'} body`;
-  return new PermanentError(`${remote.name} answered ${what} with ${reply.status} but ${kind}`, { status: reply.status, code: 'MALFORMED_RESPONSE' });
+/**
+ * A 2xx whose body is not the JSON the remote promised; `what` names the call, `problem`
+ * what was wrong with JSON that parsed. Three causes, three outcomes:
+ *
+ * - An HTML page: something other than the remote answered (an SSO proxy's login form, a
+ *   captive portal). Every request will get the same page until an operator fixes the
+ *   address or the proxy, so it is a ConfigurationError: the runtime quarantines the target
+ *   and probes. The message names the content type only; the page is not quoted, since a
+ *   login form may echo the request or carry session data.
+ * - JSON that does not parse (or no body where one was due): the reply was cut off on the
+ *   way, so the request may well have been applied. Transient: the connectors re-read
+ *   before writing on a retry (`ctx.attempt > 1`), so retrying cannot write twice.
+ * - JSON of the wrong shape, or another content type: transient too. On a 2xx this is far
+ *   more often a partial reply or a node mid-upgrade (version skew behind a load balancer)
+ *   than a remote that will never answer properly; failing the job for good would leave the
+ *   user half-written (created, but without groups or link). If the shape stays wrong, the
+ *   job still ends in the failed set after its attempts, with this readable reason.
+ */
+export function malformedReply(remote: Remote, what: string, reply: ReplyBody, problem?: string): SyncError {
+  const opts = { status: reply.status, code: 'MALFORMED_RESPONSE' };
+  if (isHtml(reply)) {
+    return new ConfigurationError(
+      `${remote.name} answered ${what} with ${reply.status} and an HTML page (${reply.contentType || 'no content type'}) instead of JSON: a proxy answered instead of ${remote.product}; ${remote.htmlHint}`,
+      opts,
+    );
+  }
+  const kind = reply.malformed
+    ? `JSON that does not parse (${Buffer.byteLength(reply.text)} bytes, cut off?)`
+    : problem ?? (reply.text.trim() === '' ? 'an empty body' : `an unexpected ${reply.contentType || 'untyped'} body`);
+  return new TransientError(`${remote.name} answered ${what} with ${reply.status} but ${kind} (a write may still have been applied)`, opts);
 }
 
 /** Certificates the TLS trust store does not accept: an operator's fix, not a retry's. */

@@ -109,17 +109,46 @@ describe('Crowd worker: faults', () => {
     expect(em.stats().requests).toBe(4);
   });
 
-  it('fails only the job that got a malformed reply (HTML 200, truncated JSON), readably, and keeps going', async () => {
-    s = await setup(em);
-    em.setFaults({ malformedNext: 1, malformedKind: 'html200' });
-    await expect(s!.h.pushAll([user(1)])).rejects.toThrow(/Crowd answered POST \/user user1 with 200 but an HTML page \("Sign in"\) instead of JSON; is an SSO or login proxy in front of Crowd\?/);
-    await expect(s!.h.pushAll([user(2)])).resolves.toMatchObject([{ outcome: 'applied' }]);
+  it('retries cut-off replies (truncated JSON on creates and reads): every user created with its group and link, no job failed', async () => {
+    s = await setup(em, {}, { worker: { concurrency: 1 } });
+    em.seed([], [{ name: 'staff' }]);
+    // The create is applied and its reply cut in half; the retry's re-read is cut too.
+    em.setFaults({ malformedNext: 2, malformedKind: 'truncated', onlyRoutes: ['user'] });
+    const users = [1, 2, 3].map((i) => ({ ...user(i), groups: ['staff'] }));
+    const results = await s!.h.pushAll(users);
+    expect(results.every((r) => (r as { outcome: string }).outcome === 'applied')).toBe(true);
+    expect(em.stats()).toMatchObject({ users: 3, malformed: 2 });
+    expect(em.stats().byRoute['POST user']).toBe(3);
+    for (const i of [1, 2, 3]) {
+      const remote = (await rest.user(`user${i}`))!;
+      expect(await rest.directGroups(`user${i}`)).toEqual(['staff']);
+      expect(await s.h.links.get('crowd', `u-${i}`)).toMatchObject({ remoteId: remote.key });
+    }
+    expect(await s.h.audit.query({ status: 'failed' })).toEqual([]);
+    const retries = await s.h.audit.query({ status: 'retrying' });
+    expect(retries).toHaveLength(2);
+    for (const e of retries) {
+      expect(e.error).toMatch(/^Crowd answered (POST|GET) \/user user\d with 20[01] but JSON that does not parse \(\d+ bytes, cut off\?\) \(a write may still have been applied\)$/);
+    }
+    expect(retries.map((e) => e.subject)).toContain('u-1');
+  });
 
-    em.setFaults({ malformedNext: 1, malformedKind: 'truncated' });
-    await expect(s!.h.pushAll([user(3)])).rejects.toThrow(/Crowd answered POST \/user user3 with 201 but JSON that does not parse/);
-    await expect(s!.h.pushAll([user(4)])).resolves.toMatchObject([{ outcome: 'applied' }]);
-    const failed = await s.h.audit.query({ status: 'failed' });
-    expect(failed.map((e) => [e.subject, e.attempt])).toEqual([['u-3', 1], ['u-1', 1]]);
+  it('quarantines on an SSO proxy\'s HTML page with a 200, naming the proxy and not the page; once it is gone, the probe resumes', async () => {
+    s = await setup(em);
+    em.setFaults({ malformedRate: 1, malformedKind: 'html200' });
+    const [job] = await s.h.client.userChanged(user(1));
+    const state = await waitFor(() => s!.h.worker.quarantine.state());
+    expect(state.reason).toMatch(
+      /^Crowd answered POST \/user user1 with 200 and an HTML page \(text\/html[^)]*\) instead of JSON: a proxy answered instead of Crowd; .*CROWD_URL should point straight at Crowd/,
+    );
+    expect(state.reason).not.toMatch(/Sign in/);
+    expect(await s.h.worker.queue.isPaused()).toBe(true);
+
+    em.setFaults({ malformedRate: 0 });
+    await expect(s.h.finished(job!.jobId)).resolves.toMatchObject({ outcome: 'applied', operation: 'create' });
+    expect(await s.h.worker.quarantine.state()).toBeUndefined();
+    expect(em.stats().users).toBe(1);
+    expect(await s.h.audit.query({ status: 'failed' })).toEqual([]);
   });
 
   it('quarantines on a WAF\'s HTML 403, probes, and resumes', async () => {
