@@ -1,6 +1,8 @@
 import { ConfigurationError, PermanentError, ThrottledError, TransientError } from '../../shared/errors.js';
+import { Keyring, parseKey } from '../../shared/crypto.js';
+import { JOB_NAMES, SCHEMA_VERSION, passwordAad, type SetPasswordData, type Target } from '../../shared/jobs.js';
 import { FakeConnector } from '../helpers/fake-connector.js';
-import { startHarness, type Harness } from '../helpers/harness.js';
+import { TEST_KEY, startHarness, type Harness } from '../helpers/harness.js';
 import { capturingLogger } from '../helpers/logs.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -100,6 +102,16 @@ describe('worker runtime', () => {
     expect(connector.calls.map((c) => c.version)).toEqual([5]);
   });
 
+  it('skips a live event repeating the applied version: the remote is written once', async () => {
+    await start();
+    const [first] = await h.client.userChanged(user('a', 4));
+    await expect(h.finished(first!.jobId)).resolves.toMatchObject({ outcome: 'applied', operation: 'create' });
+    const [again] = await h.client.userChanged(user('a', 4));
+    await expect(h.finished(again!.jobId)).resolves.toEqual({ outcome: 'skipped', operation: 'upsert', reason: 'stale: version 4 is not newer than applied version 4' });
+    expect(connector.calls.map((c) => [c.method, c.version])).toEqual([['upsertUser', 4]]);
+    expect((await h.audit.query({ subject: 'a' })).map((e) => e.status)).toEqual(['skipped', 'succeeded']);
+  });
+
   it('says loudly when a row version follows a clock-based one for the same user', async () => {
     await start();
     const [clock] = await h.client.userChanged({ id: 'a', username: 'user-a', email: 'a@example.com' }); // version from the clock
@@ -140,7 +152,49 @@ describe('worker runtime', () => {
     await expect(h.finished(job!.jobId)).rejects.toThrow('timeout #5');
     const failed = await h.job(job!.jobId);
     expect(failed.attemptsMade).toBe(5);
+    // Every attempt but the last is audited as retrying; the last one, with none left, as failed.
+    const audit = await h.audit.query({ subject: 'a' });
+    expect(audit.map((e) => [e.status, e.attempt, e.error])).toEqual([
+      ['failed', 5, 'timeout #5'],
+      ['retrying', 4, 'timeout #4'],
+      ['retrying', 3, 'timeout #3'],
+      ['retrying', 2, 'timeout #2'],
+      ['retrying', 1, 'timeout #1'],
+    ]);
     await failed.retry('failed', { resetAttemptsMade: true });
     await expect(h.finished(job!.jobId)).resolves.toMatchObject({ outcome: 'applied' });
+  });
+
+  describe('a password envelope is bound to its user and its target', () => {
+    const keyring = new Keyring(parseKey(TEST_KEY));
+    /** A set-password job for `forUser` on the worker's target carrying an envelope sealed for (`sealedTarget`, `sealedUser`). */
+    const crafted = (forUser: string, sealedTarget: Target, sealedUser: string): SetPasswordData => ({
+      schemaVersion: SCHEMA_VERSION,
+      enqueuedAt: Date.now(),
+      user: { id: forUser },
+      password: keyring.encrypt('Sealed-For-Someone-Else-1', passwordAad(sealedTarget, sealedUser)),
+      expiresAt: Date.now() + 60_000,
+    });
+
+    it.each([
+      ['user A\'s envelope in a job for user B', 'b', 'entra', 'a'],
+      ['the other target\'s envelope for the same user', 'a', 'crowd', 'a'],
+    ] as const)('%s fails without calling the connector', async (_label, forUser, sealedTarget, sealedUser) => {
+      await start();
+      const job = await h.worker.queue.add(JOB_NAMES.setPassword, crafted(forUser, sealedTarget, sealedUser), { attempts: 3, backoff: { type: 'fixed', delay: 10 } });
+      await expect(h.finished(job.id!)).rejects.toThrow(/password envelope does not open for this user and target/);
+      // Permanent at once: no retry can make it open.
+      const failed = await h.job(job.id!);
+      expect(await failed.getState()).toBe('failed');
+      expect(failed.attemptsMade).toBe(1);
+      expect(connector.calls).toEqual([]);
+      const audit = await h.audit.query({ subject: forUser });
+      expect(audit[0]).toMatchObject({ status: 'failed', operation: 'password' });
+      expect(JSON.stringify(audit)).not.toContain('Sealed-For-Someone-Else-1');
+      // The envelope sealed for this very (target, user) is applied.
+      const [ok] = await h.client.passwordChanged({ id: forUser }, 'Sealed-For-This-User-1');
+      await expect(h.finished(ok!.jobId)).resolves.toMatchObject({ outcome: 'applied', operation: 'password' });
+      expect(connector.calls.map((c) => [c.method, c.userId, c.password])).toEqual([['setPassword', forUser, 'Sealed-For-This-User-1']]);
+    });
   });
 });

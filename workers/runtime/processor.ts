@@ -116,7 +116,15 @@ export function createProcessor(deps: ProcessorDeps) {
           throw new PermanentError(`password change expired at ${new Date(pw.expiresAt).toISOString()} before it could be applied; it was not applied (ask the user to set it again)`);
         }
         if (!deps.keyring) throw new PermanentError('this worker has no IDSYNC_SECRET_KEY, so it cannot decrypt the password');
-        const applied = await connector.setPassword(pw.user, deps.keyring.decrypt(pw.password, passwordAad(target, pw.user.id)), context);
+        let password: string;
+        try {
+          password = deps.keyring.decrypt(pw.password, passwordAad(target, pw.user.id));
+        } catch {
+          // Sealed for another user or target, tampered with, or under a key this worker does not
+          // hold: retrying cannot change that, and the connector is never called.
+          throw new PermanentError('the password envelope does not open for this user and target (moved from another job, tampered with, or sealed under a key this worker lacks); it was not applied');
+        }
+        const applied = await connector.setPassword(pw.user, password, context);
         await saveLink(pw.user.id, undefined, applied);
         result = { outcome: 'applied', operation: applied.operation };
       } else {

@@ -105,6 +105,27 @@ describe('Entra worker: pull', () => {
     expect(await collect(s.connector.listUsersDelta())).toEqual([]);
   });
 
+  it('delta: a user repeated on a later page with newer values comes once, as last seen', async () => {
+    s = await setup(em);
+    em.seed({ generateUsers: { count: 7 } });
+    // The user each page repeats was edited while the round was paging: the repeat is newer.
+    em.setFaults({ deltaDuplicates: true });
+    em.setDeltaRepeatEdits({ jobTitle: 'Edited mid-round', department: 'Moved' });
+    const round1 = await collect(s.connector.listUsersDelta({ pageSize: 3 }));
+    const users = round1.slice(1).map((c) => (c as Extract<DeltaChange, { type: 'upsert' }>).user);
+    expect(users).toHaveLength(7);
+    expect(new Set(users.map((u) => u.remoteId)).size).toBe(7);
+    // Pages: user1-3, user3(again)-5, user5(again)-7. Each repeat is handed over once, in
+    // its later, newer copy; the rest as they were.
+    const byName = new Map(users.map((u) => [u.username, u]));
+    for (const n of [3, 5]) expect(byName.get(upn(`user${n}`))!.attributes).toMatchObject({ jobTitle: 'Edited mid-round', department: 'Moved' });
+    for (const n of [1, 2, 4, 6, 7]) expect(byName.get(upn(`user${n}`))!.attributes?.jobTitle).toBeUndefined();
+    // The edits were real changes: the next round brings exactly those two users.
+    em.setDeltaRepeatEdits(undefined);
+    const round2 = await collect(s.connector.listUsersDelta());
+    expect(round2.map((c) => (c as Extract<DeltaChange, { type: 'upsert' }>).user.username).sort()).toEqual([upn('user3'), upn('user5')]);
+  });
+
   it('stores the deltaLink only after the consumer took the whole round', async () => {
     s = await setup(em);
     em.seed({ generateUsers: { count: 5 } });
