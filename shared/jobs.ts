@@ -43,7 +43,11 @@ export type PushOrigin = (typeof PUSH_ORIGINS)[number];
 export const BULK_PRIORITY = 10;
 
 const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
-const optionalText = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`).optional();
+/**
+ * A profile field the caller may omit or clear: omitted (undefined) = leave the remote value
+ * alone; null or "" = clear it where the target allows (see each target's mapping).
+ */
+const clearableText = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`).nullable().optional();
 
 export const userIdSchema = text(256);
 
@@ -52,9 +56,10 @@ const userSnapshotShape = {
   id: userIdSchema,
   username: text(255),
   email: z.string().trim().max(254).email('must be an e-mail address'),
-  firstName: optionalText(64),
-  lastName: optionalText(64),
-  displayName: optionalText(256),
+  /** Omitted = leave the remote value alone; null or "" = clear it where the target allows. */
+  firstName: clearableText(64),
+  lastName: clearableText(64),
+  displayName: clearableText(256),
   active: z.boolean().default(true),
   /** Direct group names on the target; omitted = leave memberships alone. */
   groups: z.array(text(255)).max(5000).optional(),

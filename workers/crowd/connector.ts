@@ -9,7 +9,7 @@ import type { CallOptions, CrowdClient } from './client.js';
 import { APP_FIELD, PROFILE_FIELDS, profileOf, type CrowdUser, type ProfileField, type UserBody } from './entities.js';
 import { isEmailChangeRefusal } from './errors.js';
 import { applyGroupPlan, isEmptyPlan, planDirectGroups } from './groups.js';
-import type { CrowdMapping, DesiredUser } from './mapping.js';
+import { crowdNames, type CrowdMapping, type DesiredUser, type NameField } from './mapping.js';
 import {
   listUsers,
   listUsersChangedSince,
@@ -150,9 +150,20 @@ export class CrowdConnector implements SyncConnector {
     return options.profileOnly ? this.#mapping.toRemote(user) : toRemoteWithGroups(this.#pull, user, read);
   }
 
+  /**
+   * What a push makes of the snapshot, as the full sync compares it: a name the snapshot omits
+   * is undefined (the push leaves it alone, so it is not compared). A cleared name is what
+   * Crowd's rule refills it with when the snapshot decides all three names, else undefined:
+   * the result then depends on Crowd's current names.
+   */
   async expectedRemote(snapshot: UserSnapshot & { version: number }): Promise<Omit<RemoteUser, 'remoteId'>> {
     const desired = await this.#mapping.toCrowd(snapshot);
-    const b = desired.body;
+    const b = { ...desired.body };
+    const decided = (['first-name', 'last-name', 'display-name'] as const).every((f) => b[f] !== undefined || desired.clears.includes(f));
+    if (desired.clears.length && decided) {
+      const stored = crowdNames(b.name, b['first-name'], b['last-name'], b['display-name']);
+      for (const f of desired.clears) b[f] = stored[f];
+    }
     const user: CrowdUser = {
       name: b.name, key: undefined, firstName: b['first-name'], lastName: b['last-name'], displayName: b['display-name'],
       email: b.email, active: b.active, attributes: desired.attributes, updatedAt: undefined,
@@ -227,7 +238,7 @@ export class CrowdConnector implements SyncConnector {
       changed.push('username');
       operation = 'rename';
     }
-    let fields = diffProfile(user, desired.body);
+    let fields = diffProfile(user, desired);
     const attributes = diffAttributes(user.attributes ?? {}, desired);
     const groups = desired.groups ? await planDirectGroups(this.#client, user.name, desired.groups, call) : undefined;
     const result = () => ({ operation, ...idsOf(user), writtenHash: desired.hash, changedAttributes: changed });
@@ -240,14 +251,14 @@ export class CrowdConnector implements SyncConnector {
     let emailRefused: unknown;
     if (fields.length) {
       try {
-        await this.#client.updateUser(user.name, mergeBody(user, desired.body), call);
+        await this.#client.updateUser(user.name, mergeBody(user, desired.body, desired.clears), call);
       } catch (err) {
         // Crowd blocks e-mail changes by applications unless its admin allows them. The
         // rest of the snapshot still goes through; the job then fails with Crowd's reason.
         if (!isEmailChangeRefusal(err) || !fields.includes('email')) throw err;
         emailRefused = err;
         fields = fields.filter((f) => f !== 'email');
-        if (fields.length) await this.#client.updateUser(user.name, mergeBody(user, { ...desired.body, email: undefined }), call);
+        if (fields.length) await this.#client.updateUser(user.name, mergeBody(user, { ...desired.body, email: undefined }, desired.clears), call);
       }
       changed.push(...fields.map((f) => APP_FIELD[f]));
       if (operation === 'update' && fields.length === 1 && fields[0] === 'active') operation = desired.body.active ? 'restore' : 'disable';
@@ -265,26 +276,42 @@ export class CrowdConnector implements SyncConnector {
 
 const idsOf = (u: CrowdUser) => ({ ...(u.key && { remoteId: u.key }), remoteName: u.name });
 
-/** Profile fields (and `active`) the desired body sets to something Crowd does not have. */
-function diffProfile(user: CrowdUser, body: UserBody): (ProfileField | 'active')[] {
+/**
+ * Profile fields (and `active`) where Crowd's value differs from what the desired body sets,
+ * or, for a cleared name, from what Crowd's rule makes of it (so a clear Crowd refills is
+ * written once, not on every push).
+ */
+function diffProfile(user: CrowdUser, desired: DesiredUser): (ProfileField | 'active')[] {
+  const { body, clears } = desired;
   const current = profileOf(user);
-  const out: (ProfileField | 'active')[] = PROFILE_FIELDS.filter((f) => body[f] !== undefined && body[f] !== current[f]);
+  const stored = clears.length ? storedNames(user, body, clears) : undefined;
+  const out: (ProfileField | 'active')[] = PROFILE_FIELDS.filter((f) => {
+    if (body[f] !== undefined) return body[f] !== current[f];
+    return stored !== undefined && f !== 'email' && clears.includes(f) && stored[f] !== (current[f] ?? '');
+  });
   if (body.active !== user.active) out.push('active');
   return out;
 }
 
 /**
  * The full profile for PUT /user: Crowd's current values overlaid with the desired ones.
- * A field the mapping leaves unset keeps Crowd's value; PUT would otherwise null it.
+ * A field the mapping leaves unset keeps Crowd's value (PUT would otherwise null it); a
+ * cleared name is left out, so Crowd applies its own rule to it.
  */
-function mergeBody(user: CrowdUser, body: Partial<UserBody> & Pick<UserBody, 'active'>): UserBody {
+function mergeBody(user: CrowdUser, body: Partial<UserBody> & Pick<UserBody, 'active'>, clears: readonly NameField[] = []): UserBody {
   const current = profileOf(user);
   const out: UserBody = { name: user.name, active: body.active };
   for (const f of PROFILE_FIELDS) {
-    const v = body[f] ?? current[f];
+    const v = body[f] ?? (clears.includes(f as NameField) ? undefined : current[f]);
     if (v !== undefined) out[f] = v;
   }
   return out;
+}
+
+/** The names Crowd stores after a PUT of `mergeBody(user, body, clears)`. */
+function storedNames(user: CrowdUser, body: UserBody, clears: readonly NameField[]): Record<NameField, string> {
+  const sent = mergeBody(user, body, clears);
+  return crowdNames(user.name, sent['first-name'], sent['last-name'], sent['display-name']);
 }
 
 function diffAttributes(current: Record<string, string[]>, desired: DesiredUser): { store: string[]; remove: string[] } {

@@ -6,7 +6,9 @@ import type { CrowdUser, UserBody } from './entities.js';
 /**
  * App snapshot ↔ Crowd user. Defaults: username→name, email→email, firstName→first-name,
  * lastName→last-name, displayName→display-name, active→active; custom attributes go to
- * Crowd user attributes under the same names. An optional ESM module (CROWD_MAPPING_MODULE)
+ * Crowd user attributes under the same names. A name field the snapshot omits keeps Crowd's
+ * value; one it sets to null or "" is cleared, and Crowd refills it by its own rule
+ * (`crowdNames`: the display name falls back to "first last", the last name is never blank). An optional ESM module (CROWD_MAPPING_MODULE)
  * adjusts this, in the spirit of the Drupal module's `hook_crowd_push_user_data_alter`:
  *
  * ```js
@@ -38,9 +40,48 @@ export interface CrowdMappingModule {
   alterRemoteUser?(remote: RemoteUser, crowdUser: CrowdUser): RemoteUser | void | Promise<RemoteUser | void>;
 }
 
+export type NameField = 'first-name' | 'last-name' | 'display-name';
+
+const isBlank = (s: string | null | undefined): boolean => s === null || s === undefined || s.trim() === '';
+
+/**
+ * What Crowd's internal directory stores for the names it is sent (its UserUtils.populateNames,
+ * applied on every create and update): a blank display name becomes "first last" (or whichever
+ * is set, else the username); a blank first or last name is split off the display name, and
+ * the last name is never left blank. So a cleared first name may come back as the display
+ * name's first word, and a cleared last name always comes back as something.
+ */
+export function crowdNames(username: string, firstName: string | undefined, lastName: string | undefined, displayName: string | undefined): Record<NameField, string> {
+  let display: string;
+  if (!isBlank(displayName)) display = displayName!;
+  else if (!isBlank(firstName) && !isBlank(lastName)) display = `${firstName} ${lastName}`;
+  else if (!isBlank(firstName)) display = firstName!;
+  else if (!isBlank(lastName)) display = lastName!;
+  else display = username;
+  if (!isBlank(displayName) || isBlank(lastName)) {
+    const [splitFirst, splitLast] = splitName(display);
+    const first = !isBlank(firstName) ? firstName! : splitFirst;
+    const last = !isBlank(lastName) ? lastName! : !isBlank(splitLast) ? splitLast : display;
+    return { 'first-name': abbreviate(first), 'last-name': abbreviate(last), 'display-name': abbreviate(display) };
+  }
+  return { 'first-name': abbreviate(firstName ?? ''), 'last-name': abbreviate(lastName!), 'display-name': abbreviate(display) };
+}
+
+// Crowd's StringUtils.split(full, " ", 2), trimmed: the first word and the rest.
+function splitName(full: string): [string, string] {
+  const s = full.replace(/^ +/, '');
+  if (s === '') return ['', ''];
+  const cut = s.indexOf(' ');
+  if (cut < 0) return ['', s.trim()];
+  const rest = s.slice(cut).replace(/^ +/, '');
+  return rest === '' ? ['', s.slice(0, cut).trim()] : [s.slice(0, cut).trim(), rest.trim()];
+}
+
 /** What a snapshot should look like in Crowd. */
 export interface DesiredUser {
   body: UserBody;
+  /** Name fields the snapshot clears (null or ""): sent empty, and Crowd fills them by its rule. */
+  clears: NameField[];
   attributes: Record<string, string[]>;
   /** Crowd attribute names idsync manages (deleted when absent); empty = add/replace only. */
   managedAttributes: readonly string[];
@@ -82,11 +123,20 @@ export class CrowdMapping {
   }
 
   async toCrowd(snapshot: UserSnapshot): Promise<DesiredUser> {
-    const text = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : abbreviate(v));
-    const firstName = text(snapshot.firstName);
-    const lastName = text(snapshot.lastName);
-    // As the Drupal module did: a display name follows the names unless one is given.
-    const displayName = text(snapshot.displayName) ?? text([firstName, lastName].filter(Boolean).join(' '));
+    // Omitted = leave Crowd's value alone (no key in the body, so the update keeps it);
+    // null or "" = clear it, which Crowd resolves by its own rule (see crowdNames).
+    const cleared: NameField[] = [];
+    const name = (field: NameField, v: string | null | undefined): string | undefined => {
+      if (v === undefined) return undefined;
+      if (v === null || v.trim() === '') {
+        cleared.push(field);
+        return undefined;
+      }
+      return abbreviate(v);
+    };
+    const firstName = name('first-name', snapshot.firstName);
+    const lastName = name('last-name', snapshot.lastName);
+    const displayName = name('display-name', snapshot.displayName);
     let body: UserBody = {
       name: snapshot.username,
       ...(firstName !== undefined && { 'first-name': firstName }),
@@ -113,8 +163,12 @@ export class CrowdMapping {
     }
 
     const groups = snapshot.groups && uniqueCaseless(snapshot.groups);
-    const managedAttributes = map ? Object.values(map) : [];
-    return { body, attributes, managedAttributes, groups, hash: hashDesired(body, attributes, groups) };
+    // Like groups: attributes omitted = leave them all alone; given = the full set, so a
+    // mapped attribute missing from it is deleted.
+    const managedAttributes = map && snapshot.attributes !== undefined ? Object.values(map) : [];
+    // A value the hook set wins over a clear of the same field.
+    const clears = cleared.filter((f) => body[f] === undefined);
+    return { body, clears, attributes, managedAttributes, groups, hash: hashDesired(body, attributes, groups, clears) };
   }
 
   /** A Crowd user in the app's shape; `roles` come from the caller (role map over nested groups). */
@@ -162,8 +216,9 @@ export async function loadMappingModule(specifier: string | undefined): Promise<
   return module;
 }
 
-export function hashDesired(body: UserBody, attributes: Record<string, string[]>, groups: string[] | undefined): string {
+export function hashDesired(body: UserBody, attributes: Record<string, string[]>, groups: string[] | undefined, clears: readonly NameField[] = []): string {
   return stableHash([
+    ...(clears.length ? [[...clears].sort()] : []),
     body.name,
     body['first-name'] ?? null,
     body['last-name'] ?? null,

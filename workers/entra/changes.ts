@@ -7,10 +7,14 @@ import { EXTENSION_ATTRIBUTES, sameValue, type GraphUserBody } from './mapping.j
  * for a create, everything that has a value.
  */
 
-/** The managed properties whose Graph value differs; extension attributes are compared one by one. */
-export function diff(user: GraphUser, body: GraphUserBody): Record<string, unknown> {
+/**
+ * The managed properties whose Graph value differs; extension attributes are compared one by
+ * one. Create-only defaults (an omitted displayName) are not managed on an update.
+ */
+export function diff(user: GraphUser, body: GraphUserBody, skip: readonly string[] = []): Record<string, unknown> {
   const patch: Record<string, unknown> = {};
   for (const [k, want] of Object.entries(body)) {
+    if (skip.includes(k)) continue;
     const have = user.values[k];
     if (k === EXTENSION_ATTRIBUTES && want && typeof want === 'object') {
       const current = (have && typeof have === 'object' ? have : {}) as Record<string, unknown>;

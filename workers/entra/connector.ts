@@ -163,8 +163,14 @@ export class EntraConnector implements SyncConnector {
   async expectedRemote(snapshot: UserSnapshot & { version: number }, options: { abortSignal?: AbortSignal } = {}): Promise<Omit<RemoteUser, 'remoteId'>> {
     const desired = await this.#d.mapping.toEntra(snapshot, { domain: await this.#upnDomain(options) });
     const b = desired.body;
-    const user: GraphUser = { id: '', userPrincipalName: b.userPrincipalName, accountEnabled: b.accountEnabled, onPremisesSyncEnabled: false, values: b };
+    // What an update writes: a create-only default (an omitted displayName) is left out, so
+    // the full sync does not compare what a push leaves alone.
+    const values = Object.fromEntries(Object.entries(b).filter(([k]) => !desired.createOnly.includes(k)));
+    const user: GraphUser = { id: '', userPrincipalName: b.userPrincipalName, accountEnabled: b.accountEnabled, onPremisesSyncEnabled: false, values };
     const { remoteId: _id, ...remote } = await this.#d.mapping.toRemote(user, desired.groups ? { groups: desired.groups } : {});
+    // A cleared name is expected empty (compared), not unknown (skipped).
+    if (b['givenName'] === null) remote.firstName = '';
+    if (b['surname'] === null) remote.lastName = '';
     return remote;
   }
 
@@ -257,7 +263,7 @@ export class EntraConnector implements SyncConnector {
     // about the directory, not an error to retry or alarm on; in a hybrid tenant every profile
     // edit would otherwise land in the failed set. The link is kept and the reason audited.
     if (user.onPremisesSyncEnabled) return { operation: restored ? 'restore' : 'noop', ...ids, skippedReason: onPremises(user) };
-    const patch = diff(user, desired.body);
+    const patch = diff(user, desired.body, desired.createOnly);
     const changed = writtenProperties(patch).map((k) => this.#d.mapping.appName(k));
     let operation: Operation = restored ? 'restore' : 'noop';
     if (Object.keys(patch).length) {

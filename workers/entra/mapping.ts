@@ -6,7 +6,10 @@ import type { GraphUser } from './entities.js';
 /**
  * App snapshot ↔ Graph user. Defaults: username → userPrincipalName (by the UPN rule),
  * email → mail, firstName → givenName, lastName → surname, displayName (else "first last",
- * else the username) → displayName, active → accountEnabled. Custom attributes whose names
+ * else the username) → displayName, active → accountEnabled. An omitted name is left as
+ * Graph has it (an omitted displayName gets the default on create only, since Graph requires
+ * one); a name set to null or "" is cleared, except displayName, which Graph cannot clear:
+ * it falls back to the default. Custom attributes whose names
  * are writable Graph user properties (`department`, `employeeId`, …), `extensionAttribute1`–
  * `15` (into onPremisesExtensionAttributes) or directory extensions (`extension_<appId>_<name>`)
  * go there under the same name; others are ignored, since Graph refuses unknown properties.
@@ -44,6 +47,11 @@ export type GraphUserBody = Record<string, unknown> & { userPrincipalName: strin
 export interface DesiredUser {
   /** Every property idsync manages for this user; compared with Graph and PATCHed when different. */
   body: GraphUserBody;
+  /**
+   * Properties of `body` only a create writes: defaults Graph requires on a new user that the
+   * snapshot did not ask for (an omitted displayName), so an update leaves Graph's value alone.
+   */
+  createOnly: readonly string[];
   /** Set on create only: it is the Exchange alias, and renaming it has effects beyond the directory. */
   mailNickname: string;
   /** Direct groups by display name; undefined = leave memberships alone. */
@@ -99,16 +107,25 @@ export class EntraMapping {
   }
 
   async toEntra(snapshot: UserSnapshot, context: { domain: string }): Promise<DesiredUser> {
-    const text = (v: string | undefined) => (v === undefined || v.trim() === '' ? undefined : v.trim());
+    // Omitted (undefined) = not in the body, so Graph's value stays; null or "" = null, which
+    // a PATCH clears and a create leaves out.
+    const name = (v: string | null | undefined) => (v === undefined ? undefined : v === null || v.trim() === '' ? null : v.trim());
+    const text = (v: string | null | undefined) => name(v) ?? undefined;
     const upn = this.#module.userPrincipalName
       ? await hook('userPrincipalName', () => this.#module.userPrincipalName!(snapshot, context))
       : defaultUserPrincipalName(snapshot.username, context.domain);
-    const displayName = text(snapshot.displayName) ?? text([snapshot.firstName, snapshot.lastName].filter(Boolean).join(' ')) ?? snapshot.username;
+    // Graph requires a displayName (it cannot be cleared): without one given, or when the
+    // snapshot clears it, the derived default stands in. An omitted one is written on create
+    // only (`createOnly`); a cleared one is written on updates too.
+    const derived = text([text(snapshot.firstName), text(snapshot.lastName)].filter(Boolean).join(' ')) ?? snapshot.username;
+    const displayName = text(snapshot.displayName) ?? derived;
+    const givenName = name(snapshot.firstName);
+    const surname = name(snapshot.lastName);
     let body: GraphUserBody = {
       userPrincipalName: upn,
       displayName,
-      ...(text(snapshot.firstName) !== undefined && { givenName: text(snapshot.firstName) }),
-      ...(text(snapshot.lastName) !== undefined && { surname: text(snapshot.lastName) }),
+      ...(givenName !== undefined && { givenName }),
+      ...(surname !== undefined && { surname }),
       mail: snapshot.email,
       accountEnabled: snapshot.active,
       ...this.#attributes(snapshot),
@@ -118,8 +135,10 @@ export class EntraMapping {
     }
     const nickname = typeof body?.mailNickname === 'string' && body.mailNickname !== '' ? body.mailNickname : undefined;
     body = checkBody(body);
+    // The hook may set a displayName of its own: that one is managed like any other property.
+    const createOnly = snapshot.displayName === undefined && body.displayName === derived ? ['displayName'] : [];
     const groups = snapshot.groups && uniqueCaseless(snapshot.groups);
-    return { body, mailNickname: nickname ?? mailNicknameFor(body.userPrincipalName), groups, hash: hashDesired(body, groups) };
+    return { body, createOnly, mailNickname: nickname ?? mailNicknameFor(body.userPrincipalName), groups, hash: hashDesired(body, groups) };
   }
 
   /**
@@ -176,9 +195,11 @@ export class EntraMapping {
       else if (COLLECTION_PROPERTIES.has(graph)) out[graph] = value === undefined ? [] : Array.isArray(value) ? value : [value];
       else out[graph] = value === undefined ? null : single(value, app, graph);
     };
-    const given = snapshot.attributes ?? {};
+    // Like groups: attributes omitted = leave them all alone.
+    if (snapshot.attributes === undefined) return out;
+    const given = snapshot.attributes;
     if (this.#module.attributeMap) {
-      // Mapped attributes are idsync's to manage: one missing from the snapshot is cleared.
+      // Mapped attributes are idsync's to manage: one missing from the given set is cleared.
       for (const [app, graph] of Object.entries(this.#module.attributeMap)) set(graph, given[app], app);
     } else {
       for (const [name, value] of Object.entries(given)) if (isMappableProperty(name)) set(name, value, name);

@@ -33,7 +33,9 @@ const sameValue = (a: unknown, b: unknown) => {
 /**
  * Where the target differs from what pushing the app's snapshot would make of it, for the
  * attributes the application is the authority for. Only what the snapshot sets is compared
- * (an omitted field leaves the remote alone), so the diff agrees with what a push writes.
+ * (an omitted field leaves the remote alone), so the diff agrees with what a push writes: the
+ * connectors' `expectedRemote` leaves such a field undefined, and gives a field the snapshot
+ * clears as "" (compared as empty) or as the value the target refills it with.
  */
 export function diffForTarget(expected: Expected, actual: RemoteUser, authority: Authorities): AttributeDiff[] {
   const out: AttributeDiff[] = [];

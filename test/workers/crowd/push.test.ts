@@ -41,7 +41,8 @@ describe('Crowd worker: push', () => {
     s = await setup(em);
     await s!.h.push(alice);
     const before = em.stats().byRoute;
-    const updated = await s!.h.push({ ...alice, firstName: 'Alicia' });
+    // displayName null: Crowd's rule makes it follow the names (omitted would keep Crowd's).
+    const updated = await s!.h.push({ ...alice, firstName: 'Alicia', displayName: null });
     expect(updated).toMatchObject({ operation: 'update', changedAttributes: ['firstName', 'displayName'] });
     expect(routeDelta(em, before)).toEqual({ 'GET user': 1, 'PUT user': 1 });
     expect(await rest.user('alice')).toMatchObject({ 'first-name': 'Alicia', 'last-name': 'Liddell', 'display-name': 'Alicia Liddell', email: 'alice@example.com' });

@@ -46,7 +46,8 @@ describe('Entra worker: push', () => {
       await s.h.push({ ...alice, attributes: { department: 'Sales' } });
       const id = (await graph.user(upn('alice')))!.id;
       const sent = proxy.batchItems().length;
-      await expect(s.h.push({ ...alice, firstName: 'Alicia', attributes: { department: 'Sales' } })).resolves.toMatchObject({ operation: 'update', changedAttributes: ['displayName', 'firstName'] });
+      // displayName null: the default follows the names (omitted would keep Graph's).
+      await expect(s.h.push({ ...alice, firstName: 'Alicia', displayName: null, attributes: { department: 'Sales' } })).resolves.toMatchObject({ operation: 'update', changedAttributes: ['displayName', 'firstName'] });
       // The one write is a PATCH of exactly the two properties that differ.
       expect(proxy.batchItems().slice(sent)).toEqual([
         { id: '1', method: 'PATCH', url: `/users/${id}`, headers: { 'Content-Type': 'application/json' }, body: { displayName: 'Alicia Liddell', givenName: 'Alicia' } },
@@ -201,6 +202,22 @@ describe('Entra worker: push', () => {
     expect(await graph.user(upn('dave'))).toMatchObject({ displayName: 'Dave', givenName: null });
     expect(await s.h.audit.query({ subject: 'u-5', status: 'skipped' })).toHaveLength(1);
     expect(await s.h.links.get('entra', 'u-5')).toMatchObject({ remoteName: upn('dave') });
+  });
+
+  it.each(['disable', 'delete'] as const)('leaves users mastered on-premises alone on delete too (%s policy), with a readable reason', async (deletePolicy) => {
+    s = await setup(em, { deletePolicy });
+    const { userIds } = em.seed({ users: [{ userPrincipalName: upn('dave'), displayName: 'Dave', onPremisesSyncEnabled: true }] });
+    const before = em.stats();
+    const [del] = await s.h.client.userDeleted({ id: 'u-5', username: 'dave' });
+    await expect(s.h.finished(del!.jobId)).resolves.toMatchObject({
+      outcome: 'skipped', operation: 'noop', remoteId: userIds[0],
+      reason: expect.stringMatching(/dave@\S+ is mastered on-premises \(onPremisesSyncEnabled\).*change it in Active Directory/),
+    });
+    expect(statsDelta(em, before).writes).toBeUndefined();
+    expect(await graph.user(userIds[0]!)).toMatchObject({ userPrincipalName: upn('dave'), accountEnabled: true });
+    expect(await graph.deleted(userIds[0]!)).toBe(false);
+    expect(await s.h.audit.query({ subject: 'u-5', status: 'skipped' })).toHaveLength(1);
+    expect(await s.h.links.get('entra', 'u-5')).toMatchObject({ remoteId: userIds[0], remoteName: upn('dave') });
   });
 
   it('applies the mapping module: UPN rule, attribute map both ways, alter hook', async () => {

@@ -2,6 +2,8 @@ import { crowdEnv, type CrowdEmulator } from '../../../emulators/crowd/index.js'
 import { MemoryDirectory } from '../../helpers/memory-directory.js';
 import { startSyncHarness, type SyncHarness } from '../../helpers/sync-harness.js';
 import { startEmulator } from '../crowd/helpers.js';
+import { entraEnv, type EntraEmulator } from '../../../emulators/entra/index.js';
+import { DOMAIN, Graph, startEmulator as startEntra } from '../entra/helpers.js';
 
 const writes = (em: CrowdEmulator) => Object.entries(em.stats().byRoute).filter(([r]) => !r.startsWith('GET')).reduce((n, [, c]) => n + c, 0);
 
@@ -43,7 +45,8 @@ describe('full sync with Crowd: plan, guards, apply, convergence', () => {
     expect(plan.status).toBe('planned');
     expect(plan.counts).toMatchObject({ create: 3, link: 1, import: 1, disable: 1, conflict: 1, update: 0 });
     const entries = await s.sync.plans.entries(plan.id, 0, 100);
-    expect(entries.find((e) => e.action === 'link')).toMatchObject({ appUserId: 'b1', diff: [{ attribute: 'firstName', app: 'Bob', target: 'Robert' }, { attribute: 'displayName', app: 'Bob Builder', target: 'Robert Builder' }] });
+    // b1 has no displayName: a push leaves Crowd's alone, so the plan does not compare it.
+    expect(entries.find((e) => e.action === 'link')).toMatchObject({ appUserId: 'b1', diff: [{ attribute: 'firstName', app: 'Bob', target: 'Robert' }] });
     expect(entries.find((e) => e.action === 'conflict')?.reason).toMatch(/several application users/);
     expect(writes(em)).toBe(0); // planning writes nothing
 
@@ -157,5 +160,41 @@ describe('full sync: an apply interrupted by a crash', () => {
       await s.close();
       await em.close();
     }
+  });
+});
+
+describe('full sync with Entra: an omitted displayName is not compared', () => {
+  let em: EntraEmulator;
+  let s: SyncHarness | undefined;
+
+  afterEach(async () => {
+    await s?.close();
+    s = undefined;
+    await em.close();
+  });
+
+  it('plans no update for an app user without a displayName whose Entra user has one (no ping-pong)', async () => {
+    em = await startEntra();
+    const dir = new MemoryDirectory([{ id: 'a1', username: 'alice', email: 'alice@example.com', firstName: 'Alice', lastName: 'App', active: true }]);
+    s = await startSyncHarness({ ...entraEnv(em.info), SYNC_DELETE_THRESHOLD_PERCENT: '100' }, dir);
+    expect((await s.fullSync('entra', 'apply')).counts).toMatchObject({ create: 1 });
+    const graph = new Graph(em);
+    const created = await graph.user(`alice@${DOMAIN}`);
+    // Graph requires a displayName, so the create wrote the default.
+    expect(created).toMatchObject({ displayName: 'Alice App' });
+    // Someone gives the user a display name in Entra; the app has none, so a push leaves it alone.
+    expect((await graph.call('PATCH', `/users/${created!.id}`, { displayName: 'Dr Alice App' })).status).toBe(204);
+
+    const plan = await s.fullSync('entra', 'plan');
+    expect(plan.counts).toMatchObject({ update: 0, create: 0 });
+    expect((await s.fullSync('entra', 'apply')).counts).toMatchObject({ update: 0 });
+    expect(await graph.user(`alice@${DOMAIN}`)).toMatchObject({ displayName: 'Dr Alice App' });
+
+    // A displayName the app does set is compared and pushed.
+    dir.users.set('a1', { ...dir.users.get('a1')!, displayName: 'Alice' });
+    const again = await s.fullSync('entra', 'plan');
+    expect(again.counts).toMatchObject({ update: 1 });
+    const entries = await s.sync.plans.entries(again.id, 0, 10);
+    expect(entries.find((e) => e.action === 'update')).toMatchObject({ diff: [{ attribute: 'displayName', app: 'Alice', target: 'Dr Alice App' }] });
   });
 });
