@@ -31,7 +31,8 @@ export async function applyPlan(deps: ApplyDeps, meta: PlanMeta): Promise<PlanMe
   const { store } = deps;
   const total = await store.entryCount(meta.id);
   let cursor = await store.cursor(meta.id);
-  const tally: Tally = { ...{ succeeded: 0, skipped: 0, failed: 0 }, ...(meta.apply && { succeeded: meta.apply.succeeded, skipped: meta.apply.skipped, failed: meta.apply.failed }) };
+  // A resumed apply goes on counting from where the interrupted one stopped.
+  const tally: Tally = { succeeded: meta.apply?.succeeded ?? 0, skipped: meta.apply?.skipped ?? 0, failed: meta.apply?.failed ?? 0 };
   let current = await store.save({ ...meta, status: 'applying', apply: { total, enqueued: cursor, ...tally, startedAt: meta.apply?.startedAt ?? Date.now() } });
   await deps.progress.phase('applying', total - cursor, meta.target);
   while (cursor < total) {

@@ -18,21 +18,25 @@ export interface SyncQueuesOptions {
  */
 export class SyncQueues {
   readonly #o: SyncQueuesOptions;
-  readonly #queues = new Map<string, { queue: Queue; events: QueueEvents; tracker: JobTracker; blocking: Redis }>();
+  // Promises, not values: two sync jobs asking at once must share one QueueEvents (and its
+  // blocking connection) rather than open a second that nothing would close.
+  readonly #queues = new Map<string, Promise<{ queue: Queue; events: QueueEvents; tracker: JobTracker; blocking: Redis }>>();
 
   constructor(options: SyncQueuesOptions) {
     this.#o = options;
   }
 
-  async get(name: Target | 'app'): Promise<{ queue: Queue; tracker: JobTracker }> {
+  get(name: Target | 'app'): Promise<{ queue: Queue; tracker: JobTracker }> {
     let q = this.#queues.get(name);
     if (!q) {
-      const queue = new Queue(QUEUES[name], { connection: this.#o.connection, prefix: this.#o.prefix });
-      // QueueEvents blocks on its stream, so it gets a connection of its own.
-      const blocking = this.#o.connection.duplicate();
-      const events = new QueueEvents(QUEUES[name], { connection: blocking, prefix: this.#o.prefix });
-      await events.waitUntilReady();
-      q = { queue, events, tracker: new JobTracker(queue, events), blocking };
+      q = (async () => {
+        const queue = new Queue(QUEUES[name], { connection: this.#o.connection, prefix: this.#o.prefix });
+        // QueueEvents blocks on its stream, so it gets a connection of its own.
+        const blocking = this.#o.connection.duplicate();
+        const events = new QueueEvents(QUEUES[name], { connection: blocking, prefix: this.#o.prefix });
+        await events.waitUntilReady();
+        return { queue, events, tracker: new JobTracker(queue, events), blocking };
+      })();
       this.#queues.set(name, q);
     }
     return q;
@@ -81,7 +85,8 @@ export class SyncQueues {
   }
 
   async close(): Promise<void> {
-    for (const { queue, events, tracker, blocking } of this.#queues.values()) {
+    for (const pending of this.#queues.values()) {
+      const { queue, events, tracker, blocking } = await pending;
       tracker.close();
       await events.close();
       await queue.close();
