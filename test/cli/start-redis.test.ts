@@ -100,17 +100,25 @@ describe('idsync start without a Redis', () => {
       // The README's client example: group `staff`, an e-mail change, a password with the key from the file.
       const client = createSyncClient({ redisUrl: url, targets: ['crowd', 'entra'], secretKey: key });
       const events = Object.fromEntries(['crowd', 'entra'].map((t) => [t, new QueueEvents(t, { connection: { url }, prefix: '{idsync}' })]));
-      // Outcomes seen on the event streams (jobs are removed on completion, so they are not read back).
-      const outcomes = new Map<string, string>();
+      // Outcomes from the event streams (jobs are removed on completion, so they are not read
+      // back): each job's outcome is a promise settled by its event, whichever comes first.
+      const outcomes = new Map<string, { promise: Promise<string>; resolve: (o: string) => void }>();
+      const outcome = (key: string) => {
+        let entry = outcomes.get(key);
+        if (!entry) {
+          let resolve!: (o: string) => void;
+          entry = { promise: new Promise<string>((r) => (resolve = r)), resolve };
+          outcomes.set(key, entry);
+        }
+        return entry;
+      };
       for (const [target, qe] of Object.entries(events)) {
-        qe.on('completed', ({ jobId }) => outcomes.set(`${target}:${jobId}`, 'completed'));
-        qe.on('failed', ({ jobId, failedReason }) => outcomes.set(`${target}:${jobId}`, `failed: ${failedReason}`));
+        qe.on('completed', ({ jobId }) => outcome(`${target}:${jobId}`).resolve('completed'));
+        qe.on('failed', ({ jobId, failedReason }) => outcome(`${target}:${jobId}`).resolve(`failed: ${failedReason}`));
       }
       const settle = async (enqueued: { target: string; jobId: string }[]) => {
         for (const { target, jobId } of enqueued) {
-          const deadline = Date.now() + 30_000;
-          while (!outcomes.has(`${target}:${jobId}`) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-          expect(`${target} ${outcomes.get(`${target}:${jobId}`)}`).toBe(`${target} completed`);
+          expect(`${target} ${await outcome(`${target}:${jobId}`).promise}`).toBe(`${target} completed`);
         }
       };
       try {
