@@ -2,10 +2,13 @@ import { Job, type Queue, type QueueEvents } from 'bullmq';
 import { z } from 'zod';
 import { ValidationError } from '../shared/errors.js';
 import { provisionScopeSchema, type ProvisionResult, type ProvisionScope, type SyncProgress } from '../shared/jobs.js';
+import { withRedisErrors } from '../shared/redis-errors.js';
 import { validate } from '../shared/validation.js';
 import type { ProvisionOptions, ProvisionRun } from './client-options.js';
 
 const directionSchema = z.enum(['to-target', 'from-target']).default('to-target');
+// A provisioning run may take hours; the bound is what a timer can hold (about 24.8 days).
+const finishedTimeoutSchema = z.number('must be a number of ms').int('must be a whole number of ms').positive('must be positive').max(2_147_483_647);
 
 /** Checks a provision call; `remoteIds` name remote users, so they only make sense when importing. */
 export function parseProvision(scope: unknown, options: ProvisionOptions | undefined): { scope: ProvisionScope; direction: 'to-target' | 'from-target' } {
@@ -19,7 +22,7 @@ export function parseProvision(scope: unknown, options: ProvisionOptions | undef
 
 /** A handle on an accepted provision job: read its progress, or wait for its result. */
 export function provisionRun(queue: Queue, jobId: string, events: () => Promise<QueueEvents>): ProvisionRun {
-  return {
+  return withRedisErrors<ProvisionRun>({
     target: 'sync',
     jobId,
     async progress() {
@@ -27,7 +30,8 @@ export function provisionRun(queue: Queue, jobId: string, events: () => Promise<
       return isProgress(job?.progress) ? job.progress : undefined;
     },
     async finished(options = {}) {
-      const { onProgress, timeoutMs } = options;
+      const { onProgress } = options;
+      const timeoutMs = validate(finishedTimeoutSchema.optional(), options.timeoutMs, 'options', ['timeoutMs']);
       const qe = await events();
       // A throwing callback ends the wait with its error rather than breaking the event stream.
       let callbackFailed!: (err: unknown) => void;
@@ -60,7 +64,7 @@ export function provisionRun(queue: Queue, jobId: string, events: () => Promise<
         qe.off('progress', listener);
       }
     },
-  };
+  });
 }
 
 function isProgress(value: unknown): value is SyncProgress {

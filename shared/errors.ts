@@ -107,6 +107,21 @@ export class ValidationError extends Error {
 
 export const isValidationError = (e: unknown): e is ValidationError => nameIs(e, 'ValidationError');
 
+/**
+ * Redis could not be reached (refused, closed, not ready in time): nothing of the call was
+ * enqueued and it may be tried again. The client library's calls reject with this whatever
+ * ioredis said; the original error is the `cause`.
+ */
+export class RedisUnavailableError extends Error {
+  constructor(reason: string, options: { cause?: unknown } = {}) {
+    super(`Redis is unreachable: ${reason}`, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'RedisUnavailableError';
+    Object.setPrototypeOf(this, new.target.prototype);
+  }
+}
+
+export const isRedisUnavailableError = (e: unknown): e is RedisUnavailableError => nameIs(e, 'RedisUnavailableError');
+
 /** An environment variable is missing or malformed; start-up stops with this message. */
 export class InvalidEnvironmentError extends Error {
   readonly variables: ValidationIssue[];

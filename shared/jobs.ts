@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { encryptedEnvelopeSchema } from './crypto.js';
+import { checkedText, formatBytes, hasLoneSurrogate, jsonBytes, requiredText } from './text.js';
 
 /**
  * The job contract: queue names, job names, a versioned zod schema for every payload
@@ -42,29 +43,61 @@ export type PushOrigin = (typeof PUSH_ORIGINS)[number];
 /** BullMQ priority of bulk work (provisioning, plan apply): live events (no priority) always go first. */
 export const BULK_PRIORITY = 10;
 
-const text = (max: number) => z.string().trim().min(1, 'must not be empty').max(max, `must be at most ${max} characters`);
+/**
+ * Limits, in UTF-16 code units as Crowd and Graph count them (see shared/text.ts), set to
+ * what either target refuses: Crowd refuses usernames over 255 (it truncates longer names and
+ * e-mails); Graph refuses givenName / surname over 64 and displayName over 256. The whole
+ * snapshot is capped so one call cannot put megabytes into Redis once per target.
+ */
+export const LIMITS = {
+  id: 256,
+  username: 255,
+  email: 254,
+  name: 64,
+  displayName: 256,
+  groupName: 255,
+  groups: 5000,
+  attributeName: 255,
+  attributeValue: 4096,
+  attributeValues: 100,
+  attributes: 256,
+  /** UTF-8 bytes of the snapshot as JSON (the job payload carries it once per target). */
+  snapshotBytes: 64 * 1024,
+  remoteId: 1024,
+} as const;
+
+const text = requiredText;
 /**
  * A profile field the caller may omit or clear: omitted (undefined) = leave the remote value
  * alone; null or "" = clear it where the target allows (see each target's mapping).
  */
-const clearableText = (max: number) => z.string().trim().max(max, `must be at most ${max} characters`).nullable().optional();
+const clearableText = (max: number) => checkedText({ max }).nullable().optional();
 
-export const userIdSchema = text(256);
+export const userIdSchema = text(LIMITS.id);
+export const usernameSchema = text(LIMITS.username);
+
+const attributeValue = checkedText({ max: LIMITS.attributeValue, trim: false, lines: true });
 
 /** What the application says a user looks like now. */
 const userSnapshotShape = {
   id: userIdSchema,
-  username: text(255),
-  email: z.string().trim().max(254).email('must be an e-mail address'),
+  username: usernameSchema,
+  email: checkedText({ max: LIMITS.email }).pipe(z.email('must be an e-mail address')),
   /** Omitted = leave the remote value alone; null or "" = clear it where the target allows. */
-  firstName: clearableText(64),
-  lastName: clearableText(64),
-  displayName: clearableText(256),
+  firstName: clearableText(LIMITS.name),
+  lastName: clearableText(LIMITS.name),
+  displayName: clearableText(LIMITS.displayName),
   active: z.boolean().default(true),
   /** Direct group names on the target; omitted = leave memberships alone. */
-  groups: z.array(text(255)).max(5000).optional(),
+  groups: z.array(text(LIMITS.groupName)).max(LIMITS.groups, `at most ${LIMITS.groups} groups`).optional(),
   /** Custom attributes for the target's attribute mapping. */
-  attributes: z.record(z.string().min(1).max(255), z.union([z.string().max(4096), z.array(z.string().max(4096)).max(100)])).optional(),
+  attributes: z
+    .record(checkedText({ max: LIMITS.attributeName, min: 1, trim: false }), z.union([attributeValue, z.array(attributeValue).max(LIMITS.attributeValues, `at most ${LIMITS.attributeValues} values`)]))
+    .check((ctx) => {
+      const keys = Object.keys(ctx.value).length;
+      if (keys > LIMITS.attributes) ctx.issues.push({ code: 'custom', message: `has ${keys} attributes; at most ${LIMITS.attributes}`, input: ctx.value });
+    })
+    .optional(),
   /**
    * Monotonic per user, from one scheme: a row version or an updated-at in ms. A snapshot
    * not newer than the one already applied is skipped. Assigned from the clock when omitted.
@@ -76,13 +109,30 @@ const userSnapshotShape = {
  * Caller input is strict: an unknown field (`firstname` for `firstName`) is a mistake the
  * caller must hear about, not a value silently dropped.
  */
-export const userSnapshotSchema = z.strictObject(userSnapshotShape);
+export const userSnapshotSchema = z.strictObject(userSnapshotShape).check((ctx) => {
+  const bytes = jsonBytes(ctx.value);
+  if (bytes > LIMITS.snapshotBytes) {
+    ctx.issues.push({ code: 'custom', message: `the snapshot is ${formatBytes(bytes)} as JSON; the limit is ${formatBytes(LIMITS.snapshotBytes)}`, input: ctx.value });
+  }
+});
 export type UserSnapshotInput = z.input<typeof userSnapshotSchema>;
 export type UserSnapshot = z.output<typeof userSnapshotSchema>;
 
+export const MAX_PASSWORD_LENGTH = 1024;
+const passwordLength = `must be a string of 1 to ${MAX_PASSWORD_LENGTH} characters`;
+/**
+ * A new password, as sent: never trimmed, any character but an unpaired surrogate (UTF-8
+ * cannot carry it, so the remote would store U+FFFD instead of what the user typed).
+ */
+export const passwordSchema = z.string(passwordLength).check((ctx) => {
+  const { length } = ctx.value;
+  if (length < 1 || length > MAX_PASSWORD_LENGTH) ctx.issues.push({ code: 'custom', message: passwordLength, input: ctx.value });
+  else if (hasLoneSurrogate(ctx.value)) ctx.issues.push({ code: 'custom', message: 'must not contain unpaired surrogates (not valid Unicode)', input: ctx.value });
+});
+
 const userRefShape = {
   id: userIdSchema,
-  username: text(255).optional(),
+  username: usernameSchema.optional(),
 };
 
 /**
@@ -146,7 +196,7 @@ export type PullUserData = z.infer<typeof pullUserDataSchema>;
 export const provisionScopeSchema = z.union([
   z.literal('all'),
   z.object({ ids: z.array(userIdSchema).min(1).max(100_000) }),
-  z.object({ remoteIds: z.array(z.string().trim().min(1).max(1024)).min(1).max(100_000) }),
+  z.object({ remoteIds: z.array(text(LIMITS.remoteId)).min(1).max(100_000) }),
 ]);
 export type ProvisionScope = z.infer<typeof provisionScopeSchema>;
 
@@ -230,7 +280,7 @@ export const applyUserDataSchema = z.object({
    * For `import`: the application username the source's naming rule maps back to (an Entra
    * UPN `bob@contoso.com` made by the default rule comes back as `bob`). Default: remote.username.
    */
-  appUsername: text(255).optional(),
+  appUsername: z.string().trim().min(1, 'must not be empty').max(255).optional(),
 });
 export type ApplyUserData = z.infer<typeof applyUserDataSchema>;
 

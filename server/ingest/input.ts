@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ValidationError, type ValidationIssue } from '../../shared/errors.js';
-import { TARGETS, provisionScopeSchema, userIdSchema, userSnapshotSchema, type Target, type UserRef, type UserSnapshot } from '../../shared/jobs.js';
+import { TARGETS, passwordSchema, provisionScopeSchema, userIdSchema, usernameSchema, userSnapshotSchema, type Target, type UserRef, type UserSnapshot } from '../../shared/jobs.js';
 import { toIssues } from '../../shared/validation.js';
 import { parseProvision } from '../../producers/provision.js';
 
@@ -11,9 +11,6 @@ import { parseProvision } from '../../producers/provision.js';
  * with the value.
  */
 
-// As the client library's passwordChanged.
-const MAX_PASSWORD_LENGTH = 1024;
-const text255 = z.string().trim().min(1, 'must not be empty').max(255, 'must be at most 255 characters');
 
 class Issues {
   readonly list: ValidationIssue[] = [];
@@ -70,7 +67,7 @@ export function userSnapshotInput(pathId: string, body: unknown): UserSnapshot {
   return user!;
 }
 
-const deleteSchema = z.strictObject({ ...bodyId, username: text255.optional(), version: z.number().int().nonnegative().optional() });
+const deleteSchema = z.strictObject({ ...bodyId, username: usernameSchema.optional(), version: z.number().int().nonnegative().optional() });
 
 /** `DELETE /users/{id}`: optional `{ username, version }`. */
 export function userDeletedInput(pathId: string, body: unknown): UserRef & { version?: number } {
@@ -83,25 +80,20 @@ export function userDeletedInput(pathId: string, body: unknown): UserRef & { ver
   return { id: id!, ...(username !== undefined && { username }), ...(version !== undefined && { version }) };
 }
 
-const passwordLength = `must be a string of 1 to ${MAX_PASSWORD_LENGTH} characters`;
-const passwordSchema = z.strictObject({
-  ...bodyId,
-  password: z.string(passwordLength).min(1, passwordLength).max(MAX_PASSWORD_LENGTH, passwordLength),
-  username: text255.optional(),
-});
+const passwordBodySchema = z.strictObject({ ...bodyId, password: passwordSchema, username: usernameSchema.optional() });
 
 /** `POST /users/{id}/password`: `{ password, username? }`. */
 export function passwordInput(pathId: string, body: unknown): { user: UserRef; password: string } {
   const issues = new Issues();
   const obj = objectBody(issues, body, true);
-  const parsed = obj && (checkBodyId(issues, pathId, obj), issues.parse(passwordSchema, obj));
+  const parsed = obj && (checkBodyId(issues, pathId, obj), issues.parse(passwordBodySchema, obj));
   const id = issues.parse(userIdSchema, pathId, ['id']);
   issues.throwIfAny('password change');
   const { password, username } = parsed!;
   return { user: { id: id!, ...(username !== undefined && { username }) }, password };
 }
 
-const pullSchema = z.strictObject({ ...bodyId, username: text255.optional(), targets: z.unknown().optional() });
+const pullSchema = z.strictObject({ ...bodyId, username: usernameSchema.optional(), targets: z.unknown().optional() });
 
 /** `POST /users/{id}/pull`: optional `{ username, targets }`. */
 export function pullInput(pathId: string, body: unknown, configured: readonly Target[]): { user: UserRef; targets: Target[] | undefined } {

@@ -71,8 +71,11 @@ describe('ingest API while Redis is unreachable', () => {
       expect(first.status).toBe(202);
 
       const closed = connection.status === 'ready' ? once(connection, 'close') : Promise.resolve();
+      // A reconnect refused while Redis is down: the moment the server logs the outage (without
+      // waiting for it, a fast restart could let the first reconnect succeed and nothing is logged).
+      const refused = once(connection, 'error');
       child.kill('SIGKILL');
-      await Promise.all([once(child, 'exit'), closed]);
+      await Promise.all([once(child, 'exit'), closed, refused]);
       for (const res of await Promise.all(everyEndpoint(t, { 'Idempotency-Key': 'during-outage' }))) expectUnavailable(res);
       for (const res of await Promise.all(everyEndpoint(t))) expectUnavailable(res);
 

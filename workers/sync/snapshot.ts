@@ -1,4 +1,5 @@
 import { userSnapshotSchema, type UserSnapshot } from '../../shared/jobs.js';
+import { toIssues } from '../../shared/validation.js';
 import type { AppUser } from '../app/directory.js';
 
 /**
@@ -19,6 +20,6 @@ export function toSnapshot(user: AppUser, now = Date.now()): { ok: true; snapsho
     ...(user.attributes && { attributes: user.attributes }),
     version: user.version ?? now,
   });
-  if (!parsed.success) return { ok: false, reason: `invalid application data: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}` };
+  if (!parsed.success) return { ok: false, reason: `invalid application data: ${toIssues(parsed.error).map((i) => `${i.path}: ${i.message}`).join('; ')}` };
   return { ok: true, snapshot: { ...parsed.data, version: parsed.data.version ?? now } };
 }
