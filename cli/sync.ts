@@ -1,7 +1,7 @@
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import { loadConfig, type Env } from '../shared/config.js';
 import { JOB_NAMES, QUEUES, SCHEMA_VERSION, TARGETS, type SyncProgress, type Target } from '../shared/jobs.js';
-import { createRedis, whenReady } from '../shared/redis.js';
+import { createRedis, sibling, whenReady } from '../shared/redis.js';
 import { approvePlan, rejectPlan } from '../workers/sync/operators.js';
 import { PlanStore, type PlanEntry, type PlanMeta } from '../workers/sync/plan-store.js';
 import { progressBar } from './progress.js';
@@ -49,7 +49,8 @@ async function withSync<T>(env: Env, run: (ctx: { queue: Queue; events: () => Pr
       queue,
       store: new PlanStore(redis, config.prefix),
       events: async () => {
-        qe ??= new QueueEvents(QUEUES.sync, { connection: { ...redis.options, maxRetriesPerRequest: null } as never, prefix: config.prefix });
+        // BullMQ opens (and owns) a blocking copy of this lazy worker connection.
+        qe ??= new QueueEvents(QUEUES.sync, { connection: sibling(redis, 'worker', { lazyConnect: true }), prefix: config.prefix });
         await qe.waitUntilReady();
         return qe;
       },

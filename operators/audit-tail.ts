@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { sibling } from '../shared/redis.js';
 import { auditMatcher, decodeAuditEntry, type AuditLog, type AuditQuery, type StoredAuditEntry } from '../shared/audit.js';
 
 /**
@@ -29,7 +30,7 @@ export async function* tailAudit(audit: AuditLog, redis: Redis, options: TailOpt
   for (const entry of latest.reverse()) if (compareIds(entry.id, lastId) <= 0) yield entry;
   if (!options.follow || options.signal?.aborted) return;
 
-  const reader = redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true });
+  const reader = sibling(redis, 'worker');
   reader.on('error', () => undefined); // reconnects on its own; a lost connection must not crash the tail
   const stop = () => reader.status !== 'end' && reader.disconnect();
   options.signal?.addEventListener('abort', stop, { once: true });

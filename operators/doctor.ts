@@ -3,6 +3,7 @@ import type { IdsyncConfig } from '../shared/config.js';
 import type { Target } from '../shared/jobs.js';
 import { silentLogger } from '../shared/logger.js';
 import { redactText } from '../shared/redact.js';
+import { masters } from '../shared/redis.js';
 import type { UserDirectory } from '../workers/app/directory.js';
 import { openDirectory } from '../workers/app/open.js';
 import { createConnectors } from '../workers/connectors.js';
@@ -67,16 +68,19 @@ export async function runDoctor(options: DoctorOptions): Promise<DoctorReport> {
 }
 
 async function redisSettings(redis: Redis): Promise<DoctorCheck[]> {
-  const info = parseInfo(await redis.info());
-  const policy = info.maxmemory_policy ?? 'unknown';
-  const aof = info.aof_enabled === '1';
+  // On a cluster, every master: a failover or resharding can move the prefix's slot to any of them.
+  const nodes = masters(redis);
+  const infos = await Promise.all(nodes.map(async (n) => ({ node: `${n.options.host}:${n.options.port}`, info: parseInfo(await n.info()) })));
+  const on = (bad: typeof infos) => (nodes.length > 1 ? ` on ${bad.map((i) => i.node).join(', ')}` : '');
+  const evicting = infos.filter((i) => i.info.maxmemory_policy !== 'noeviction');
+  const noAof = infos.filter((i) => i.info.aof_enabled !== '1');
   return [
-    policy === 'noeviction'
+    !evicting.length
       ? { name: 'redis maxmemory-policy', ok: true, detail: 'noeviction' }
-      : { name: 'redis maxmemory-policy', ok: false, detail: `${policy}: Redis may evict queue keys under memory pressure`, fix: 'set maxmemory-policy noeviction (redis.conf, or CONFIG SET maxmemory-policy noeviction)' },
-    aof
+      : { name: 'redis maxmemory-policy', ok: false, detail: `${evicting[0]!.info.maxmemory_policy ?? 'unknown'}${on(evicting)}: Redis may evict queue keys under memory pressure`, fix: 'set maxmemory-policy noeviction (redis.conf, or CONFIG SET maxmemory-policy noeviction)' },
+    !noAof.length
       ? { name: 'redis appendonly', ok: true, detail: 'AOF on' }
-      : { name: 'redis appendonly', ok: false, detail: 'AOF off: jobs accepted since the last snapshot are lost if Redis restarts', fix: 'set appendonly yes and appendfsync everysec (redis.conf, or CONFIG SET appendonly yes)' },
+      : { name: 'redis appendonly', ok: false, detail: `AOF off${on(noAof)}: jobs accepted since the last snapshot are lost if Redis restarts`, fix: 'set appendonly yes and appendfsync everysec (redis.conf, or CONFIG SET appendonly yes)' },
   ];
 }
 

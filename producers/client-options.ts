@@ -1,11 +1,11 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import type { ProvisionResult, SyncProgress, Target } from '../shared/jobs.js';
 
 export interface SyncClientOptions {
   /** @defaultValue `REDIS_URL`, else `redis://127.0.0.1:6379` */
   redisUrl?: string;
-  /** An existing ioredis connection to share; the client then does not close it. */
-  connection?: Redis;
+  /** An existing ioredis connection (a `Redis`, or a `Cluster` with a hash-tagged prefix) to share; the client then does not close it. */
+  connection?: Redis | Cluster;
   /** BullMQ key prefix. @defaultValue `IDSYNC_PREFIX`, else `{idsync}` */
   prefix?: string;
   /** Targets every event goes to. @defaultValue `IDSYNC_TARGETS`, else every target with settings in the environment */
@@ -18,6 +18,13 @@ export interface SyncClientOptions {
   attempts?: number;
   /** First retry delay; doubles per attempt, with jitter. @defaultValue `IDSYNC_BACKOFF_MS`, else 1000 */
   backoffMs?: number;
+  /**
+   * Per-user coalescing window: a user's first change is enqueued at once; further changes
+   * within this many ms wait for the window's end and merge into one job (newest wins), so a
+   * burst costs a leading and a trailing remote write. 0 = every change runs as soon as it can.
+   * @defaultValue `IDSYNC_COALESCE_WINDOW_MS`, else 1000
+   */
+  coalesceWindowMs?: number;
 }
 
 export interface EnqueueOptions {

@@ -1,5 +1,5 @@
 import { Queue, QueueEvents, type Job, type JobsOptions } from 'bullmq';
-import type { Redis, RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { loadConfig } from '../shared/config.js';
 import { Keyring, parseKey } from '../shared/crypto.js';
@@ -11,6 +11,7 @@ import {
   TARGETS,
   dedupId,
   passwordAad,
+  passwordSchema,
   toUserRef,
   userRefSchema,
   userSnapshotSchema,
@@ -22,16 +23,18 @@ import {
   type UserRef,
   type UserSnapshotInput,
 } from '../shared/jobs.js';
-import { createRedis, whenReady } from '../shared/redis.js';
+import { createRedis, isCluster, sibling, whenReady } from '../shared/redis.js';
+import { clusterPrefixProblem, isClusterUrl } from '../shared/redis-url.js';
 import { toIssues, validate } from '../shared/validation.js';
+import { withRedisErrors } from '../shared/redis-errors.js';
 import type { Enqueued, EnqueueOptions, ProvisionOptions, ProvisionRun, RefreshOptions, SyncClientOptions } from './client-options.js';
 import { parseProvision, provisionRun } from './provision.js';
 import { subscribePulledChanges, type PulledChangeHandler, type PulledChangeOptions, type PulledChangeSubscription } from './pulled-changes.js';
 import { addPushJobs, type PushJob } from './push-jobs.js';
+import { CoalesceWindows } from './coalesce-window.js';
 import { readKeyFile, SECRET_KEY_FILE } from './client-key-file.js';
 import { passwordJobOptions, standardJobOptions } from './retention.js';
 
-const MAX_PASSWORD_LENGTH = 1024;
 
 export interface SyncClient {
   /** The user was created or changed in the application. */
@@ -62,6 +65,13 @@ export interface SyncClient {
 
 const targetsSchema = z.array(z.enum(TARGETS)).min(1, 'name at least one target');
 const targetSchema = z.enum(TARGETS, { error: `expected one of ${TARGETS.join(', ')}` });
+const windowSchema = z.number().int('must be a whole number of ms').min(0).max(3_600_000);
+// The same bounds as the IDSYNC_* variables they default from (shared/config.ts).
+const attemptsSchema = z.number('must be a number').int('must be a whole number').min(1).max(1000);
+const backoffSchema = z.number('must be a number').int('must be a whole number of ms').min(1);
+const passwordTtlSchema = z.number('must be a number').int('must be a whole number of ms').min(1000);
+/** How long a call may wait for a worker's answer: at most an hour (a refresh is one read). */
+const timeoutSchema = z.number('must be a number of ms').int('must be a whole number of ms').positive('must be positive').max(3_600_000, 'must be at most 3600000 (one hour)');
 
 /**
  * Creates the tiny client library applications use to enqueue user events.
@@ -81,13 +91,22 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
   // directory; read only when a password is sent, and never when a key is configured.
   let keyring: Keyring | undefined = options.secretKey ? new Keyring(parseKey(options.secretKey)) : env.keyring;
   const getKeyring = () => (keyring ??= readKeyFile());
-  const attempts = options.attempts ?? env.jobs.attempts;
-  const backoffMs = options.backoffMs ?? env.jobs.backoffMs;
-  const passwordTtlMs = options.passwordTtlMs ?? env.jobs.passwordTtlMs;
+  const attempts = validate(attemptsSchema, options.attempts ?? env.jobs.attempts, 'client options', ['attempts']);
+  const backoffMs = validate(backoffSchema, options.backoffMs ?? env.jobs.backoffMs, 'client options', ['backoffMs']);
+  const passwordTtlMs = validate(passwordTtlSchema, options.passwordTtlMs ?? env.jobs.passwordTtlMs, 'client options', ['passwordTtlMs']);
   const jobOptions = standardJobOptions(attempts, backoffMs);
+  const windows = new CoalesceWindows(validate(windowSchema, options.coalesceWindowMs ?? env.jobs.coalesceWindowMs, 'client options', ['coalesceWindowMs']));
 
   const ownsConnection = !options.connection;
-  const redis: Redis = options.connection ?? createRedis(options.redisUrl ?? env.redisUrl, 'producer');
+  const redisUrl = options.redisUrl ?? env.redisUrl;
+  const clustered = options.connection ? isCluster(options.connection) : isClusterUrl(redisUrl);
+  const prefixProblem = clustered ? clusterPrefixProblem(prefix) : undefined;
+  if (prefixProblem) throw new ValidationError([{ path: 'prefix', message: prefixProblem }], 'client options');
+  // A Cluster answers the client's commands as Redis does (see createRedis).
+  const redis = (options.connection as Redis | undefined) ?? createRedis(redisUrl, 'producer');
+  // The blocking stream reads need connections without the producer's fail-fast settings:
+  // BullMQ opens (and owns) a copy of this one per QueueEvents; it never connects itself.
+  let eventsConnection: Redis | undefined;
   // Connection errors reach callers as rejected calls; the listener keeps ioredis quiet.
   const quiet = () => undefined;
   redis.on('error', quiet);
@@ -108,7 +127,7 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
   let version = 0;
   const nextVersion = () => (version = Math.max(Date.now(), version + 1));
   const chooseTargets = (opts?: EnqueueOptions) => {
-    if (!opts?.targets) return targets;
+    if (opts?.targets === undefined) return targets;
     const chosen = validate(targetsSchema, opts.targets, 'options', ['targets']);
     const unknown = chosen.filter((t) => !targets.includes(t));
     if (unknown.length) throw new ValidationError([{ path: 'targets', message: `not configured on this client: ${unknown.join(', ')}` }], 'options');
@@ -125,10 +144,14 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
     op: 'upsert',
     user,
   });
-  const pushJob = (data: PushUserData): PushJob => ({ data, opts: { ...jobOptions, deduplication: { id: dedupId.push(data.user.id), ...coalesce } } });
+  // Inside the user's window the job waits for its end, where later changes merge into it.
+  const pushJob = (data: PushUserData, now = Date.now()): PushJob => {
+    const delay = windows.delayFor(data.user.id, now);
+    return { data, opts: { ...jobOptions, deduplication: { id: dedupId.push(data.user.id), ...coalesce }, ...(delay > 0 && { delay }) } };
+  };
   // Every push goes through addPushJobs: the newest snapshot wins even while the user's job waits.
   const push = (jobs: PushJob[]) =>
-    Promise.all(targets.map(async (t) => (await addPushJobs(queue(QUEUES[t]), jobs)).map((jobId): Enqueued => ({ target: t, jobId }))))
+    Promise.all(targets.map(async (t) => (await addPushJobs(queue(QUEUES[t]), jobs, { windowMs: windows.windowMs })).map((jobId): Enqueued => ({ target: t, jobId }))))
       .then((perTarget) => perTarget.flat());
   const parseSnapshot = (input: unknown, path: (string | number)[] = []) => {
     const user = validate(userSnapshotSchema, input, 'user', path);
@@ -136,7 +159,8 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
   };
   const coalesce = { keepLastIfActive: true } as const;
 
-  return {
+  // Connection failures (ioredis says it a dozen ways) reach callers as one RedisUnavailableError.
+  return withRedisErrors<SyncClient>({
     async userChanged(input) {
       const user = parseSnapshot(input);
       await ensureReady();
@@ -177,9 +201,7 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
 
     async passwordChanged(input, password) {
       const ref = toUserRef(validate(userRefSchema, input, 'user'));
-      if (typeof password !== 'string' || password.length === 0 || password.length > MAX_PASSWORD_LENGTH) {
-        throw new ValidationError([{ path: 'password', message: `must be a string of 1 to ${MAX_PASSWORD_LENGTH} characters` }], 'password');
-      }
+      validate(passwordSchema, password, 'password', ['password']);
       const keyring = getKeyring();
       if (!keyring) {
         throw new Error(`passwordChanged needs an encryption key: set IDSYNC_SECRET_KEY (32 bytes, base64 or hex), pass secretKey, or run where ${SECRET_KEY_FILE} is (written by the zero-config idsync start); passwords never travel in clear text`);
@@ -226,7 +248,7 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
       const wanted = validate(targetSchema, opts?.target, 'options', ['target']);
       const [target] = chooseTargets({ targets: [wanted] });
       const ref = toUserRef(validate(userRefSchema, input, 'user'));
-      const timeoutMs = opts.timeoutMs ?? 10_000;
+      const timeoutMs = validate(timeoutSchema, opts.timeoutMs === undefined ? 10_000 : opts.timeoutMs, 'options', ['timeoutMs']);
       await ensureReady();
       const qe = await queueEvents(QUEUES[target!]);
       // No deduplication: every caller waits for its own answer. A refresh is a read,
@@ -241,7 +263,7 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
     },
 
     async onPulledChange(handler, opts) {
-      const sub = await subscribePulledChanges({ connection: connectionSettings(redis), prefix, backoffMs }, handler, opts);
+      const sub = await subscribePulledChanges({ connection: redis, prefix, backoffMs, stalls: env.stalls }, handler, opts);
       subscriptions.add(sub);
       return {
         async close() {
@@ -255,10 +277,11 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
       await Promise.allSettled([...subscriptions].map((s) => s.close()));
       await Promise.allSettled([...events.values()].map(async (p) => (await p).close()));
       await Promise.allSettled([...queues.values()].map((q) => q.close()));
+      eventsConnection?.disconnect();
       if (ownsConnection) redis.disconnect();
       else redis.off('error', quiet); // a shared connection outlives many clients
     },
-  };
+  });
 
   function queueEvents(name: QueueName): Promise<QueueEvents> {
     let p = events.get(name);
@@ -267,9 +290,8 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
         // Read on from the stream's current last entry, not from '$': an event written before
         // the first blocking read is sent would otherwise be lost, and a wait on it hang.
         const [last] = await redis.xrevrange(queue(name).toKey('events'), '+', '-', 'COUNT', 1);
-        // The blocking stream read needs its own connection without the producer's
-        // fail-fast settings; BullMQ opens it from these options and owns it.
-        const qe = new QueueEvents(name, { connection: connectionSettings(redis), prefix, lastEventId: last?.[0] ?? '0-0' });
+        eventsConnection ??= sibling(redis, 'worker', { lazyConnect: true });
+        const qe = new QueueEvents(name, { connection: eventsConnection, prefix, lastEventId: last?.[0] ?? '0-0' });
         qe.on('error', () => undefined);
         try {
           await qe.waitUntilReady();
@@ -287,10 +309,3 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
   }
 }
 
-type ConnectionSettings = Pick<RedisOptions, 'host' | 'port' | 'path' | 'db' | 'username' | 'password' | 'tls' | 'family'>;
-
-/** The client's connection settings, for the connections opened beside it (events, workers). */
-function connectionSettings(redis: Redis): ConnectionSettings {
-  const { host, port, path, db, username, password, tls, family } = redis.options;
-  return { host, port, path, db, username, password, tls, family };
-}

@@ -1,12 +1,14 @@
 import { UnrecoverableError, Worker, type Job } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { z } from 'zod';
 import { QUEUES, applyUserDataSchema, userIdSchema, type AppField, type RemoteUser, type Target } from '../shared/jobs.js';
 import { ValidationError } from '../shared/errors.js';
 import { LinkStore, remoteHash } from '../shared/links.js';
-import { whenReady } from '../shared/redis.js';
+import { sibling, whenReady } from '../shared/redis.js';
 import { toIssues, validate } from '../shared/validation.js';
 import { workerBackoffSettings } from '../workers/runtime/backoff.js';
+import { stallOptions } from '../workers/runtime/stalls.js';
+import type { StallSettings } from '../shared/config.js';
 
 /** A remote user for the application to apply, from an `apply-user` job on the `app` queue. */
 export interface PulledChange {
@@ -47,11 +49,13 @@ export interface PulledChangeSubscription {
 const optionsSchema = z.object({ concurrency: z.number().int().min(1).max(1000).default(10) });
 
 export interface PulledChangeDeps {
-  /** The client's connection settings; the subscription opens its own connections from them. */
-  connection: Pick<RedisOptions, 'host' | 'port' | 'path' | 'db' | 'username' | 'password' | 'tls' | 'family'>;
+  /** The client's connection (a server or a cluster); the subscription opens its own beside it. */
+  connection: Redis;
   prefix: string;
   /** First retry delay of the `idsync` backoff. */
   backoffMs: number;
+  /** Job lock and stall check (IDSYNC_LOCK_DURATION_MS…). @defaultValue STALL_DEFAULTS */
+  stalls?: StallSettings;
 }
 
 /**
@@ -59,11 +63,11 @@ export interface PulledChangeDeps {
  * handler, then links the remote user to the application user, as idsync's own adapters do.
  */
 export async function subscribePulledChanges(deps: PulledChangeDeps, handler: PulledChangeHandler, options: PulledChangeOptions = {}): Promise<PulledChangeSubscription> {
-  if (typeof handler !== 'function') throw new TypeError('onPulledChange needs a handler function');
+  if (typeof handler !== 'function') throw new ValidationError([{ path: 'handler', message: 'must be a function' }], 'onPulledChange arguments');
   const { concurrency } = validate(optionsSchema, options, 'onPulledChange options');
   // A worker connection (BullMQ's blocking reads need `maxRetriesPerRequest: null`), shared
   // with the link store; BullMQ duplicates it for the blocking read and leaves it to us.
-  const redis = new Redis({ ...deps.connection, maxRetriesPerRequest: null });
+  const redis = sibling(deps.connection, 'worker');
   redis.on('error', () => undefined); // ioredis reconnects; failed changes stay in the failed set
   const links = new LinkStore(redis, deps.prefix);
 
@@ -92,6 +96,7 @@ export async function subscribePulledChanges(deps: PulledChangeDeps, handler: Pu
     concurrency,
     name: `app-client-${process.pid}`,
     settings: workerBackoffSettings({ baseMs: deps.backoffMs, maxMs: 300_000 }),
+    ...stallOptions(deps.stalls),
   });
   worker.on('error', () => undefined);
   const close = async () => {

@@ -27,6 +27,15 @@ const MAX_ROUNDS = 5;
 
 const MERGE_COMMAND = 'idsyncMergePush';
 
+export interface AddPushOptions {
+  /**
+   * Coalescing window of these pushes (see coalesce-window.ts): a job that follows a running
+   * one for the same user is held this long after it finishes. 0 = run it as soon as it can.
+   * @defaultValue 0
+   */
+  windowMs?: number;
+}
+
 /**
  * Adds push jobs so that the newest snapshot of each user always wins.
  *
@@ -39,13 +48,14 @@ const MERGE_COMMAND = 'idsyncMergePush';
  * Resolves with one job id per input, in order: the job that holds the snapshot, or, while
  * the user's job runs, that job (ours follows it).
  */
-export async function addPushJobs(queue: Queue, jobs: readonly PushJob[]): Promise<string[]> {
+export async function addPushJobs(queue: Queue, jobs: readonly PushJob[], options: AddPushOptions = {}): Promise<string[]> {
+  const windowMs = options.windowMs ?? 0;
   const ids: string[] = [];
-  for (let i = 0; i < jobs.length; i += CHUNK) ids.push(...(await addChunk(queue, jobs.slice(i, i + CHUNK))));
+  for (let i = 0; i < jobs.length; i += CHUNK) ids.push(...(await addChunk(queue, jobs.slice(i, i + CHUNK), windowMs)));
   return ids;
 }
 
-async function addChunk(queue: Queue, jobs: readonly PushJob[]): Promise<string[]> {
+async function addChunk(queue: Queue, jobs: readonly PushJob[], windowMs: number): Promise<string[]> {
   const ids = new Array<string>(jobs.length);
   let pending = jobs.map((_, i) => i);
   for (let round = 0; pending.length; round++) {
@@ -61,7 +71,7 @@ async function addChunk(queue: Queue, jobs: readonly PushJob[]): Promise<string[
     });
     if (!merges.length) break;
 
-    const outcomes = await merge(queue, merges.map((m) => ({ ...m, job: jobs[m.index]! })));
+    const outcomes = await merge(queue, merges.map((m) => ({ ...m, job: jobs[m.index]! })), windowMs);
     pending = [];
     const lift: string[] = [];
     merges.forEach((m, k) => {
@@ -82,7 +92,7 @@ async function add(queue: Queue, jobs: readonly PushJob[]): Promise<string[]> {
   return added.map((j) => j.id!);
 }
 
-async function merge(queue: Queue, merges: { existingId: string; ownId: string; job: PushJob }[]): Promise<[MergeOutcome, number][]> {
+async function merge(queue: Queue, merges: { existingId: string; ownId: string; job: PushJob }[], windowMs: number): Promise<[MergeOutcome, number][]> {
   const client = await queue.backend.client;
   // Registered once per connection (the client forwards it to ioredis), so every call is an EVALSHA.
   if (typeof (client as unknown as Record<string, unknown>)[MERGE_COMMAND] !== 'function') {
@@ -94,7 +104,7 @@ async function merge(queue: Queue, merges: { existingId: string; ownId: string; 
     if (!dedupId) throw new Error('push jobs must carry a deduplication id');
     pipeline.runCommand(MERGE_COMMAND, [
       queue.toKey('active'), queue.toKey(existingId), queue.toKey(ownId), `${queue.keys.de}:${dedupId}`, queue.toKey(`dn:${dedupId}`),
-      existingId, ownId, String(versionOf(job)), String(rankOf(job)), JSON.stringify(job.data),
+      existingId, ownId, String(versionOf(job)), String(rankOf(job)), JSON.stringify(job.data), String(windowMs),
     ]);
   }
   const results = (await pipeline.exec()) ?? [];

@@ -24,13 +24,19 @@ export function ownRank(data: PushUserData): number {
  * (job hash `<queue key>:<id>`, its `data` field the JSON payload; `dn:<dedup id>` the
  * job that follows a running one, `jid` its id).
  *
+ * With a coalescing window (ARGV[6] > 0), the job that follows a running one is held that long
+ * after it finishes (its `delay` option, which BullMQ applies when it creates the job): the
+ * running job is the window's write, and whatever arrives meanwhile merges into the held job.
+ * This holds across producer processes, each of which only knows its own windows.
+ *
  * KEYS: active list, the user's job, our job, the deduplication key, the next-job hash.
- * ARGV: the user's job id, our job id, our version, our rank, our data.
+ * ARGV: the user's job id, our job id, our version, our rank, our data, the window in ms (0: none).
  * Returns { outcome, the user's job's priority }.
  */
 export const MERGE_PUSH_LUA = `
 local activeKey, jobKey, ownKey, dedupKey, nextKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local existingId, ownId, version, rank, data = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local windowMs = tonumber(ARGV[6]) or 0
 
 local function newer(stored)
   if not stored then return true end
@@ -43,15 +49,27 @@ local function newer(stored)
   return rank > r
 end
 
+local function holdNext()
+  if windowMs <= 0 then return end
+  local ok, opts = pcall(cjson.decode, redis.call('HGET', nextKey, 'opts') or '')
+  if not ok or type(opts) ~= 'table' or (tonumber(opts.delay) or 0) >= windowMs then return end
+  opts.delay = windowMs
+  redis.call('HSET', nextKey, 'opts', cjson.encode(opts))
+end
+
 -- The running job finished and BullMQ created ours from the next-job slot.
 if redis.call('EXISTS', ownKey) == 1 then return {'own', 0} end
 
 if redis.call('LPOS', activeKey, existingId) then
   local nextId = redis.call('HGET', nextKey, 'jid')
-  if nextId == ownId then return {'next', 0} end
+  if nextId == ownId then
+    holdNext()
+    return {'next', 0}
+  end
   -- No next job: ours was dropped while the job waited, and it has started since. An older
   -- next job: adding ours again makes BullMQ overwrite it.
   if not nextId or newer(redis.call('HGET', nextKey, 'data')) then return {'again', 0} end
+  holdNext()
   return {'kept', 0}
 end
 

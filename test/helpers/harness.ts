@@ -66,7 +66,8 @@ export async function startHarness(options: {
   });
   const events = new QueueEvents(target, { connection: { url: REDIS_URL }, prefix });
   await Promise.all([worker.start(), events.waitUntilReady()]);
-  const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: [target], secretKey: TEST_KEY, backoffMs: 20, attempts: 5, ...options.client });
+  // No coalescing window by default: suites push one user many times in a row and wait on each job.
+  const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: [target], secretKey: TEST_KEY, backoffMs: 20, attempts: 5, coalesceWindowMs: 0, ...options.client });
   const job = async (jobId: string) => {
     const found = await Job.fromId(worker.queue, jobId);
     if (!found) throw new Error(`job ${jobId} not found`);
