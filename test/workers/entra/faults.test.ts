@@ -55,6 +55,15 @@ describe('Entra worker: faults', () => {
     expect(await graph.user(upn('user31'))).toMatchObject({ surname: '31', accountEnabled: true });
   });
 
+  it('rides out 503s from the token endpoint: @azure/identity honours their Retry-After, the job applies without a failed attempt', async () => {
+    s = await setup(em, { upnDomain: DOMAIN });
+    em.setFaults({ tokenFailNext: 2 });
+    await expect(s!.h.pushAll([user(1)])).resolves.toMatchObject([{ outcome: 'applied', operation: 'create' }]);
+    expect(em.faults.tokenFailNext).toBe(0);
+    expect(await s.h.audit.query({ status: 'retrying' })).toEqual([]);
+    expect(await graph.user(upn('user1'))).toMatchObject({ surname: '1' });
+  });
+
   it('re-reads after a lost reply instead of creating twice', async () => {
     s = await setup(em, { upnDomain: DOMAIN });
     // The create is applied, then answered 500.
@@ -66,11 +75,38 @@ describe('Entra worker: faults', () => {
     expect(await s.h.links.get('entra', 'u-1')).toMatchObject({ remoteId: (await graph.user(upn('user1')))!.id });
   });
 
+  it('retries a create that failed before Graph acted by creating again, without reading first', async () => {
+    s = await setup(em, { upnDomain: DOMAIN });
+    em.setFaults({ failNext: 1, failNextStatus: 500, failNextMode: 'before' });
+    await expect(s!.h.pushAll([user(1)])).resolves.toMatchObject([{ outcome: 'applied', operation: 'create' }]);
+    const stats = em.stats();
+    // Two `POST /users` items and no read: a landed create would have come back as ObjectConflict.
+    expect({ items: stats.batchItems, reads: stats.graphRequests - stats.batchRequests, users: stats.users }).toEqual({ items: 2, reads: 0, users: 1 });
+  });
+
+  it('sends failed reads and refused writes again within the attempt: one attempt is enough', async () => {
+    s = await setup(em, { upnDomain: DOMAIN });
+    // A create (no read first) whose `$batch` item is refused with a 503 without Retry-After.
+    em.setFaults({ failNext: 1, failNextStatus: 503, faultRetryAfterSeconds: null });
+    const [created] = await s!.h.client.userChanged(user(1));
+    await expect(s.h.finished(created!.jobId)).resolves.toMatchObject({ outcome: 'applied', operation: 'create' });
+    expect(em.stats()).toMatchObject({ batchItems: 2, users: 1 });
+    // An update whose read fails twice (502): read again in place, then patched.
+    em.setFaults({ failNext: 2, failNextStatus: 502 });
+    const [updated] = await s.h.client.userChanged({ ...user(1), lastName: 'Again' });
+    await expect(s.h.finished(updated!.jobId)).resolves.toMatchObject({ outcome: 'applied', operation: 'update' });
+    expect((await s.h.audit.query({ status: 'retrying' })).map((e) => e.error)).toEqual([]);
+    // Each applied by its first attempt.
+    for (const { jobId } of [created!, updated!]) expect((await s.h.job(jobId)).attemptsMade).toBe(1);
+    expect(await graph.user(upn('user1'))).toMatchObject({ surname: 'Again' });
+  });
+
   it('on a 429 pauses the whole queue for Retry-After, uses no attempt, then applies', async () => {
     s = await setup(em, { upnDomain: DOMAIN }, { worker: { concurrency: 1 } });
     await s!.h.pushAll([user(1), user(2)]);
     // 50 Graph seconds at timeScale 0.01: Retry-After 0.5.
-    em.setFaults({ failNext: 1, failNextStatus: 429, faultRetryAfterSeconds: 50 });
+    // One 429 more than the reads' in-place retries, so the job itself is throttled.
+    em.setFaults({ failNext: 4, failNextStatus: 429, faultRetryAfterSeconds: 50 });
     await expect(s!.h.pushAll([{ ...user(1), lastName: 'One' }, { ...user(2), lastName: 'Two' }])).resolves.toMatchObject([{ operation: 'update' }, { operation: 'update' }]);
     const [throttled] = await s.h.audit.query({ status: 'throttled' });
     expect(throttled!.error).toMatch(/Graph throttled GET \/users\/[0-9a-f-]+ user1@\S+ \(429 TooManyRequests\) \(retry after 500 ms\)/);
@@ -108,7 +144,8 @@ describe('Entra worker: faults', () => {
       slow.setFaults({ latencyMs: 0 });
       await expect(local.h.finished(job!.jobId)).resolves.toMatchObject({ outcome: 'applied' });
       const [retry] = await local.h.audit.query({ subject: 'u-1', status: 'retrying', limit: 1 });
-      expect(retry!.error).toMatch(/Graph did not answer (POST|GET) \S+ user1@\S+ within 200 ms/);
+      // Reads that time out are sent again within the attempt; the create's `$batch` is not.
+      expect(retry!.error).toMatch(/Graph did not answer (POST|GET) \S+ (user1@\S+|\(1 item\)) within 200 ms/);
       // The timed-out create may land after the retry's read; never twice.
       await waitFor(() => slow.stats().users === 2 || undefined);
     } finally {
@@ -251,7 +288,7 @@ describe('Entra worker: faults', () => {
     await s!.h.pushAll(Array.from({ length: 30 }, (_, i) => user(i)));
     // 30 writes at 50/s after a burst of 5: at least half a second.
     expect(Date.now() - started).toBeGreaterThanOrEqual(450);
-    expect(await s.redis.pttl(`${s.prefix}:budget:entra`)).toBeGreaterThan(0);
+    expect(await s.redis.pttl(`${s.prefix}:budget:entra:tat-us`)).toBeGreaterThan(0);
     expect(em.stats()).toMatchObject({ users: 30, throttled: 0 });
   });
 });
