@@ -10,9 +10,16 @@ export interface Credentials {
 /** Returns true when the Authorization header carries this application's name and password. */
 export function makeAuthChecker(creds: Credentials): (header: string | undefined) => boolean {
   // Every request of a client repeats the same header: remember the last good one.
+  // `creds` may change (an administrator sets a new password): the remembered header is
+  // good only for the password it was checked against.
   let lastGood: string | undefined;
+  let checkedAgainst = creds.password;
   return (header) => {
     if (header === undefined) return false;
+    if (checkedAgainst !== creds.password) {
+      lastGood = undefined;
+      checkedAgainst = creds.password;
+    }
     if (header === lastGood) return true;
     const m = /^basic\s+(\S+)\s*$/i.exec(header);
     if (!m) return false;

@@ -5,6 +5,7 @@
 //   POST   {adminUrl}/seed      {"users":[...],"groups":[...]} upsert
 //   POST   {adminUrl}/reset     data, knobs and counters back to the initial state
 //   GET    {adminUrl}/stats     counters               DELETE {adminUrl}/stats  zero counters
+//   POST   {adminUrl}/event-tokens/expire   every outstanding /event token → 410 EVENT_TOKEN_EXPIRED
 // Unauthenticated and never subject to faults or latency.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
@@ -20,6 +21,10 @@ export interface AdminActions {
   reset(): void;
   stats(): unknown;
   clearStats(): void;
+  /** The application password Crowd now expects (an administrator changed or revoked it). */
+  setApplicationPassword(password: string): void;
+  /** Every outstanding `/event` token answers 410 EVENT_TOKEN_EXPIRED from now on. */
+  expireEventTokens(): void;
 }
 
 const rate = z.number().min(0).max(1);
@@ -33,6 +38,7 @@ const faultsSchema = z
     serverErrorRate: rate,
     serverErrorNext: count,
     serverErrorStatus: z.number().int().min(500).max(599),
+    serverErrorStatuses: z.array(z.number().int().min(500).max(599)).nullable(),
     throttleRate: rate,
     throttleNext: count,
     throttleRetryAfterSeconds: count,
@@ -43,6 +49,9 @@ const faultsSchema = z
     html403Next: count,
     resetRate: rate,
     resetNext: count,
+    stallRate: rate,
+    stallNext: count,
+    stallMs: ms,
     malformedRate: rate,
     malformedNext: count,
     malformedKind: z.enum(['html200', 'html500', 'truncated']),
@@ -54,6 +63,7 @@ const faultsSchema = z
     singularListKeys: z.boolean(),
     passwordMinLength: count,
     allowPasswordlessCreate: z.boolean(),
+    incrementalSync: z.boolean(),
   })
   .partial()
   .strict();
@@ -155,6 +165,15 @@ export function makeAdminHandler(actions: AdminActions) {
         case 'DELETE /stats':
           actions.clearStats();
           return json(res, 200, actions.stats());
+        case 'POST /event-tokens/expire':
+          actions.expireEventTokens();
+          return json(res, 204, undefined);
+        case 'PUT /application/password': {
+          const r = z.object({ password: z.string().min(1) }).strict().safeParse(parseJson(body));
+          if (!r.success) throw new Error('password: a non-empty string is required');
+          actions.setApplicationPassword(r.data.password);
+          return json(res, 204, undefined);
+        }
         default:
           return json(res, 404, { error: `No admin route ${route}` });
       }

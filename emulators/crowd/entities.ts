@@ -102,7 +102,7 @@ export function userJson(ctx: RenderContext, u: UserRecord, withAttributes: bool
   return out;
 }
 
-function userXml(ctx: RenderContext, u: UserRecord, withAttributes: boolean): string {
+export function userXml(ctx: RenderContext, u: UserRecord, withAttributes: boolean): string {
   return el(
     'user',
     { expand: 'attributes', name: u.name },
@@ -127,11 +127,11 @@ export function userRep(ctx: RenderContext, u: UserRecord, withAttributes: boole
   };
 }
 
-const minimalUserJson = (ctx: RenderContext, name: string): unknown => ({
+export const minimalUserJson = (ctx: RenderContext, name: string): unknown => ({
   link: linkJson('self', userUri(ctx, name)),
   name,
 });
-const minimalUserXml = (ctx: RenderContext, name: string): string =>
+export const minimalUserXml = (ctx: RenderContext, name: string): string =>
   el('user', { name }, linkXml('self', userUri(ctx, name)));
 
 export function minimalUserRep(ctx: RenderContext, name: string): Representation {
@@ -192,11 +192,11 @@ export function groupRep(ctx: RenderContext, g: GroupRecord, withAttributes: boo
   };
 }
 
-const minimalGroupJson = (ctx: RenderContext, name: string): unknown => ({
+export const minimalGroupJson = (ctx: RenderContext, name: string): unknown => ({
   link: linkJson('self', groupUri(ctx, name)),
   name,
 });
-const minimalGroupXml = (ctx: RenderContext, name: string): string =>
+export const minimalGroupXml = (ctx: RenderContext, name: string): string =>
   el('group', { name }, linkXml('self', groupUri(ctx, name)));
 
 export function minimalGroupRep(ctx: RenderContext, name: string): Representation {

@@ -31,7 +31,7 @@ export function throttled(rt: FaultRuntime): Outgoing {
 }
 
 export function serverError(rt: FaultRuntime, req: IncomingMessage): Outgoing {
-  const status = rt.faults.current.serverErrorStatus;
+  const status = rt.faults.serverErrorStatusNow();
   if (status !== 500) return out(status, proxyErrorPage(status), HTML, false);
   const format = negotiate(req.headers.accept) ?? 'xml';
   const rep = errorRep('OPERATION_FAILED', 'Injected failure: the operation could not be completed');

@@ -31,6 +31,11 @@ export interface CrowdFaults {
    * 502/503/504 answer a reverse proxy's HTML page without the Crowd version header. Default 500.
    */
   serverErrorStatus: number;
+  /**
+   * Statuses to draw each injected server error from, evenly (e.g. [500, 502, 503, 504]: Crowd's
+   * own failures and its proxy's); null or empty uses `serverErrorStatus`. Default null.
+   */
+  serverErrorStatuses: number[] | null;
 
   /**
    * Probability (0..1) that a request is answered 429 with `X-RateLimit-*` headers. The headers
@@ -66,6 +71,17 @@ export interface CrowdFaults {
   /** Reset the connection of the next N matching requests. Default 0. */
   resetNext: number;
 
+  /**
+   * Probability (0..1) that a request times out: it is applied, but its reply is held back
+   * for `stallMs`, past any sane client timeout, so the client cannot know whether it was
+   * applied. Default 0.
+   */
+  stallRate: number;
+  /** Stall the next N matching requests. Default 0. */
+  stallNext: number;
+  /** How long a stalled reply is held back, in ms. Default 30000. */
+  stallMs: number;
+
   /** Probability (0..1) of a malformed body (see malformedKind). Default 0. */
   malformedRate: number;
   /** Garble the next N matching replies. Default 0. */
@@ -96,6 +112,11 @@ export interface CrowdFaults {
   passwordMinLength: number;
   /** Accept `POST /user` without a password (unconfirmed on real servers, which required one in 2.x). Default false. */
   allowPasswordlessCreate: boolean;
+  /**
+   * Incremental synchronisation (`/event`) is available. false: both `/event` calls answer
+   * 400 INCREMENTAL_SYNC_NOT_AVAILABLE, as a server with it disabled does. Default true.
+   */
+  incrementalSync: boolean;
 }
 
 export const DEFAULT_CROWD_FAULTS: Readonly<CrowdFaults> = Object.freeze({
@@ -104,6 +125,7 @@ export const DEFAULT_CROWD_FAULTS: Readonly<CrowdFaults> = Object.freeze({
   serverErrorRate: 0,
   serverErrorNext: 0,
   serverErrorStatus: 500,
+  serverErrorStatuses: null,
   throttleRate: 0,
   throttleNext: 0,
   throttleRetryAfterSeconds: 1,
@@ -114,6 +136,9 @@ export const DEFAULT_CROWD_FAULTS: Readonly<CrowdFaults> = Object.freeze({
   html403Next: 0,
   resetRate: 0,
   resetNext: 0,
+  stallRate: 0,
+  stallNext: 0,
+  stallMs: 30_000,
   malformedRate: 0,
   malformedNext: 0,
   malformedKind: 'truncated',
@@ -125,16 +150,18 @@ export const DEFAULT_CROWD_FAULTS: Readonly<CrowdFaults> = Object.freeze({
   singularListKeys: false,
   passwordMinLength: 0,
   allowPasswordlessCreate: false,
+  incrementalSync: true,
 });
 
-export type InjectedFault = 'reset' | 'html403' | 'throttle' | 'serverError' | 'malformed';
+export type InjectedFault = 'reset' | 'stall' | 'html403' | 'throttle' | 'serverError' | 'malformed';
 
-type CounterKey = 'resetNext' | 'html403Next' | 'throttleNext' | 'serverErrorNext' | 'malformedNext';
-type RateKey = 'resetRate' | 'html403Rate' | 'throttleRate' | 'serverErrorRate' | 'malformedRate';
+type CounterKey = 'resetNext' | 'stallNext' | 'html403Next' | 'throttleNext' | 'serverErrorNext' | 'malformedNext';
+type RateKey = 'resetRate' | 'stallRate' | 'html403Rate' | 'throttleRate' | 'serverErrorRate' | 'malformedRate';
 
 // Precedence when several would fire: the outermost layer (network, proxy) wins.
 const ORDER: readonly [InjectedFault, CounterKey, RateKey][] = [
   ['reset', 'resetNext', 'resetRate'],
+  ['stall', 'stallNext', 'stallRate'],
   ['html403', 'html403Next', 'html403Rate'],
   ['throttle', 'throttleNext', 'throttleRate'],
   ['serverError', 'serverErrorNext', 'serverErrorRate'],
@@ -163,6 +190,13 @@ export class FaultInjector {
   latency(): number {
     const { latencyMs, latencyJitterMs } = this.state;
     return latencyMs + (latencyJitterMs > 0 ? Math.floor(this.random() * latencyJitterMs) : 0);
+  }
+
+  /** The status of one injected server error. */
+  serverErrorStatusNow(): number {
+    const list = this.state.serverErrorStatuses;
+    if (!list?.length) return this.state.serverErrorStatus;
+    return list[Math.floor(this.random() * list.length)] ?? this.state.serverErrorStatus;
   }
 
   /** Picks at most one fault for a request, consuming a `...Next` counter if one fires. */

@@ -57,6 +57,13 @@ export interface CrowdEmulator {
   /** Upserts users and groups (see SeedUser/SeedGroup). */
   seed(users: SeedUser[], groups?: SeedGroup[]): void;
   stats(): CrowdEmulatorStats;
+  /**
+   * What an administrator does in Crowd's console: the application password changes (or is
+   * revoked by setting one nobody has); `info` keeps the password it started with.
+   */
+  setApplicationPassword(password: string): void;
+  /** Expires every outstanding `/event` token (410 EVENT_TOKEN_EXPIRED), like `POST {adminUrl}/event-tokens/expire`. */
+  expireEventTokens(): void;
   close(): Promise<void>;
 }
 
@@ -68,6 +75,7 @@ export async function startCrowdEmulator(options: CrowdEmulatorOptions = {}): Pr
   const faults = new FaultInjector();
   const bucket = new TokenBucket();
   const stats = new StatsCollector();
+  const credentials = { name: applicationName, password: applicationPassword };
   const addressAllowed = options.allowedAddresses ? await makeAddressFilter(options.allowedAddresses) : null;
 
   // Known only once the server listens; the admin `GET /` reads it lazily.
@@ -86,6 +94,10 @@ export async function startCrowdEmulator(options: CrowdEmulatorOptions = {}): Pr
     },
     stats: () => stats.snapshot(store.userCount, store.groupCount),
     clearStats: () => stats.reset(),
+    setApplicationPassword: (password: string) => {
+      credentials.password = password;
+    },
+    expireEventTokens: () => store.events.expireTokens(),
   };
 
   const runtime: Runtime = {
@@ -94,7 +106,7 @@ export async function startCrowdEmulator(options: CrowdEmulatorOptions = {}): Pr
     bucket,
     stats,
     settings: { applicationName, allowEmailChange: options.allowEmailChange ?? false },
-    checkAuth: makeAuthChecker({ name: applicationName, password: applicationPassword }),
+    checkAuth: makeAuthChecker(credentials),
     addressAllowed,
     admin: makeAdminHandler(actions),
     timers: new Set(),
@@ -124,6 +136,8 @@ export async function startCrowdEmulator(options: CrowdEmulatorOptions = {}): Pr
     reset: actions.reset,
     seed: (users, groups) => actions.seed(users, groups),
     stats: actions.stats,
+    setApplicationPassword: actions.setApplicationPassword,
+    expireEventTokens: actions.expireEventTokens,
     close: () =>
       new Promise<void>((resolve, reject) => {
         for (const t of runtime.timers) clearTimeout(t);

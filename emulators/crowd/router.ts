@@ -3,6 +3,7 @@
 import type { Handler } from './context.js';
 import { membershipsXml } from './entities.js';
 import type { Format } from './negotiation.js';
+import * as events from './routes/events.js';
 import * as groups from './routes/groups.js';
 import * as members from './routes/memberships.js';
 import * as search from './routes/search.js';
@@ -55,6 +56,8 @@ const table: Record<string, Partial<Record<string, Handler>>> = {
   'group/membership': { GET: getMemberships },
   search: { GET: search.searchByCql, POST: search.searchByBody },
   'config/cookie': { GET: getCookieConfig },
+  event: { GET: events.getEventToken },
+  'event/{token}': { GET: events.getEventsSince },
 };
 
 const XML_ONLY = new Set(['group/membership']);
@@ -62,3 +65,9 @@ const XML_ONLY = new Set(['group/membership']);
 export const ROUTES: ReadonlyMap<string, RouteDef> = new Map(
   Object.entries(table).map(([path, methods]) => [path, { methods, produces: XML_ONLY.has(path) ? ['xml'] : BOTH }]),
 );
+
+/** The route table key of a path below `rest/usermanagement/1/` (`event/<token>` → `event/{token}`). */
+export function routeKey(sub: string): string | undefined {
+  if (ROUTES.has(sub)) return sub;
+  return /^event\/[^/]+$/.test(sub) ? 'event/{token}' : undefined;
+}

@@ -12,7 +12,7 @@ import { type Format, negotiate } from './negotiation.js';
 import { CONTENT_TYPES, HTML, type Outgoing, TEXT, out } from './outgoing.js';
 import { remoteAddressForbiddenPage, tomcatErrorPage } from './pages.js';
 import type { TokenBucket } from './rate-limit.js';
-import { ROUTES } from './router.js';
+import { ROUTES, routeKey } from './router.js';
 import type { StatsCollector } from './stats.js';
 import type { DirectoryStore } from './store.js';
 
@@ -52,6 +52,19 @@ function resetConnection(rt: Runtime, req: IncomingMessage): void {
   const socket = req.socket;
   if (typeof socket.resetAndDestroy === 'function') socket.resetAndDestroy();
   else socket.destroy();
+}
+
+/** A timeout as the client sees it: the request is applied, its reply held back for `stallMs`. */
+function stall(rt: Runtime, req: IncomingMessage, res: ServerResponse, method: string, path: string, query: string): void {
+  rt.stats.stalls++;
+  collectBody(req, (body) => {
+    const o = body === null ? out(413, undefined) : crowd(rt, req, method, path, query, body);
+    const timer = setTimeout(() => {
+      rt.timers.delete(timer);
+      send(rt, res, o);
+    }, rt.faults.current.stallMs);
+    rt.timers.add(timer);
+  });
 }
 
 function collectBody(req: IncomingMessage, done: (body: Buffer | null) => void): void {
@@ -125,7 +138,8 @@ function crowd(rt: Runtime, req: IncomingMessage, method: string, path: string, 
 
 function dispatch(rt: Runtime, req: IncomingMessage, method: string, path: string, query: string, body: Buffer): Outgoing {
   const m = API.exec(path);
-  const def = m ? ROUTES.get(m[2] ?? '') : undefined;
+  const key = m ? routeKey(m[2] ?? '') : undefined;
+  const def = key !== undefined ? ROUTES.get(key) : undefined;
   if (!m || !def) return out(404, undefined);
   const handler = def.methods[method];
   if (!handler) {
@@ -167,7 +181,7 @@ function normalizePath(raw: string): string {
 export function routeKind(path: string): string {
   const m = API.exec(path);
   // Unknown resources share one bucket so random paths cannot grow the counters without bound.
-  if (m) return ROUTES.has(m[2] ?? '') ? (m[2] as string) : 'unknown';
+  if (m) return routeKey(m[2] ?? '') ?? 'unknown';
   return path.startsWith(`${CONTEXT_PATH}/`) ? 'other' : 'outside';
 }
 
@@ -187,12 +201,14 @@ export function createHandler(rt: Runtime): (req: IncomingMessage, res: ServerRe
     const method = req.method === 'HEAD' ? 'GET' : (req.method ?? 'GET');
     const kind = routeKind(path);
     rt.stats.request(method, kind);
+    rt.stats.arrival();
 
     const proceed = (): void => {
       const fault = rt.faults.decide(method, kind);
       const late = rt.faults.current.failAfterApply;
       let after: InjectedFault | null = null;
       if (fault === 'reset' && !late) return resetConnection(rt, req);
+      if (fault === 'stall') return stall(rt, req, res, method, path, query);
       if (fault === 'html403') return send(rt, res, waf403(rt));
       if (fault === 'throttle') return send(rt, res, throttled(rt));
       if (fault === 'serverError' && !late) return send(rt, res, serverError(rt, req));

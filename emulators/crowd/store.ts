@@ -2,6 +2,7 @@
 // their lower-cased form (Crowd's `lowerName` columns) and keep the stored case for output.
 // Everything a request touches by name or key is a Map lookup; only listings walk a set.
 import { randomUUID } from 'node:crypto';
+import { EventLog } from './event-log.js';
 import { SortedNames } from './sorted-names.js';
 
 export type GroupType = 'GROUP' | 'LEGACY_ROLE';
@@ -57,6 +58,8 @@ export const lower = (name: string): string => name.toLowerCase();
 
 export class DirectoryStore {
   readonly directoryId: number;
+  /** What `/event` reads: every change made through the store, seeds included. */
+  readonly events = new EventLog();
   private readonly users = new Map<string, UserRecord>();
   private readonly usersByExternalId = new Map<string, UserRecord>();
   private readonly userOrder = new SortedNames();
@@ -89,10 +92,12 @@ export class DirectoryStore {
     this.userOrder.clear();
     this.groups.clear();
     this.groupOrder.clear();
+    this.events.expireTokens();
   }
 
-  keyOf(user: UserRecord): string {
-    return `${this.directoryId}:${user.externalId}`;
+  /** `<directoryId>:<externalId>`, or null when the external id is blank (EntityTranslator.toUserKey). */
+  keyOf(user: UserRecord): string | null {
+    return hasExternalId(user) ? `${this.directoryId}:${user.externalId}` : null;
   }
 
   // ---- users ----
@@ -108,7 +113,8 @@ export class DirectoryStore {
   getUserByKey(key: string): UserRecord | undefined {
     const cut = key.indexOf(':');
     if (cut < 0 || key.slice(0, cut) !== String(this.directoryId)) return undefined;
-    return this.usersByExternalId.get(key.slice(cut + 1));
+    const externalId = key.slice(cut + 1);
+    return externalId.trim() ? this.usersByExternalId.get(externalId) : undefined;
   }
 
   addUser(input: NewUser): UserRecord {
@@ -122,13 +128,16 @@ export class DirectoryStore {
       groups: new SortedNames(),
     };
     this.users.set(user.lowerName, user);
-    this.usersByExternalId.set(user.externalId, user);
+    // Users without an external id have no key, so nothing can address them by one.
+    if (hasExternalId(user)) this.usersByExternalId.set(user.externalId, user);
     this.userOrder.add(user.lowerName);
+    this.events.record({ kind: 'user', operation: 'CREATED', name: user.name });
     return user;
   }
 
   touchUser(user: UserRecord): void {
     user.updatedDate = this.now();
+    this.events.record({ kind: 'user', operation: 'UPDATED', name: user.name });
   }
 
   renameUser(user: UserRecord, newName: string): void {
@@ -153,8 +162,9 @@ export class DirectoryStore {
   removeUser(user: UserRecord): void {
     for (const g of user.groups) this.groups.get(g)?.users.delete(user.lowerName);
     this.users.delete(user.lowerName);
-    this.usersByExternalId.delete(user.externalId);
+    if (hasExternalId(user)) this.usersByExternalId.delete(user.externalId);
     this.userOrder.delete(user.lowerName);
+    this.events.record({ kind: 'user', operation: 'DELETED', name: user.name });
   }
 
   /** All users in name order (lower-cased names; resolve with getUserByLower). */
@@ -185,6 +195,7 @@ export class DirectoryStore {
     };
     this.groups.set(group.lowerName, group);
     this.groupOrder.add(group.lowerName);
+    this.events.record({ kind: 'group', operation: 'CREATED', name: group.name });
     return group;
   }
 
@@ -194,6 +205,7 @@ export class DirectoryStore {
     for (const p of group.parents) this.groups.get(p)?.children.delete(group.lowerName);
     this.groups.delete(group.lowerName);
     this.groupOrder.delete(group.lowerName);
+    this.events.record({ kind: 'group', operation: 'DELETED', name: group.name });
   }
 
   orderedGroups(): readonly string[] {
@@ -206,24 +218,28 @@ export class DirectoryStore {
   addMember(user: UserRecord, group: GroupRecord): boolean {
     if (!group.users.add(user.lowerName)) return false;
     user.groups.add(group.lowerName);
+    this.events.record({ kind: 'userMembership', operation: 'CREATED', user: user.name, group: group.name });
     return true;
   }
 
   removeMember(user: UserRecord, group: GroupRecord): boolean {
     if (!group.users.delete(user.lowerName)) return false;
     user.groups.delete(group.lowerName);
+    this.events.record({ kind: 'userMembership', operation: 'DELETED', user: user.name, group: group.name });
     return true;
   }
 
   addChild(parent: GroupRecord, child: GroupRecord): boolean {
     if (!parent.children.add(child.lowerName)) return false;
     child.parents.add(parent.lowerName);
+    this.events.record({ kind: 'groupMembership', operation: 'CREATED', child: child.name, parent: parent.name });
     return true;
   }
 
   removeChild(parent: GroupRecord, child: GroupRecord): boolean {
     if (!parent.children.delete(child.lowerName)) return false;
     child.parents.delete(parent.lowerName);
+    this.events.record({ kind: 'groupMembership', operation: 'DELETED', child: child.name, parent: parent.name });
     return true;
   }
 
@@ -272,3 +288,5 @@ export class DirectoryStore {
     return seen;
   }
 }
+
+const hasExternalId = (user: UserRecord): boolean => user.externalId.trim() !== '';

@@ -14,6 +14,7 @@ export interface AdminTarget {
   faults(): EntraFaults;
   setFaults(f: Partial<EntraFaults>): void;
   registerApp(app: AppRegistrationInput): RegisteredApp;
+  expireClientSecrets(clientId: string): void;
   expireDeltaTokens(): void;
   forceDeltaReset(): void;
   setDeltaRepeatEdits(changes: Record<string, string | null> | undefined): void;
@@ -47,6 +48,9 @@ const faultsSchema = z
     malformedRate: z.number().min(0).max(1),
     malformedNext: z.number().int().min(0),
     malformedKind: z.enum(['html200', 'truncated']),
+    stallRate: z.number().min(0).max(1),
+    stallMs: z.number().min(0),
+    resetRate: z.number().min(0).max(1),
   })
   .partial()
   .strict();
@@ -97,7 +101,7 @@ const clockSchema = z.object({ ms: z.number().optional(), seconds: z.number().op
 /**
  * Admin routes live outside /v1.0 and need no token (loopback tooling):
  * GET /_admin, GET /_admin/stats, POST /_admin/stats/reset, POST /_admin/reset,
- * POST /_admin/seed, GET|POST /_admin/faults, POST /_admin/apps,
+ * POST /_admin/seed, GET|POST /_admin/faults, POST /_admin/apps, POST /_admin/apps/expire-secrets,
  * POST /_admin/delta/expire, POST /_admin/delta/reset, POST /_admin/delta/repeat-edits,
  * POST /_admin/clock/advance.
  */
@@ -149,6 +153,10 @@ export function handleAdmin(target: AdminTarget, method: string, path: string, b
       case 'POST /_admin/clock/advance': {
         const c = parse(clockSchema);
         target.advanceClock((c.ms ?? 0) + (c.seconds ?? 0) * 1000);
+        return { status: 200, body: { ok: true } };
+      }
+      case 'POST /_admin/apps/expire-secrets': {
+        target.expireClientSecrets(parse(z.object({ clientId: z.string() }).strict()).clientId);
         return { status: 200, body: { ok: true } };
       }
       default:

@@ -43,6 +43,8 @@ export interface App {
   servicePrincipalId: string;
   displayName: string;
   secrets: Set<string>;
+  /** Secrets past their end date: refused with AADSTS7000222 rather than 7000215. */
+  expiredSecrets: Set<string>;
   certificates: AppCertificate[];
   roles: string[];
   passwordAdministrator: boolean;
@@ -59,6 +61,7 @@ export class AppRegistry {
       servicePrincipalId: randomUUID(),
       displayName: input.displayName ?? `idsync app ${clientId.slice(0, 8)}`,
       secrets: new Set(secret === undefined ? [] : [secret]),
+      expiredSecrets: new Set(),
       certificates: [],
       roles: [...input.roles],
       passwordAdministrator: input.passwordAdministrator ?? false,
@@ -79,6 +82,14 @@ export class AppRegistry {
     const x5t = Buffer.from(cert.fingerprint.replace(/:/g, ''), 'hex').toString('base64url');
     app.certificates.push({ publicKey: cert.publicKey, x5tS256, x5t });
     return x5tS256;
+  }
+
+  /** Every secret of the app passes its end date (tokens already issued stay valid until they expire). */
+  expireSecrets(clientId: string): void {
+    const app = this.get(clientId);
+    if (!app) throw new Error(`unknown app ${clientId}`);
+    for (const s of app.secrets) app.expiredSecrets.add(s);
+    app.secrets.clear();
   }
 
   get(clientId: string): App | undefined {

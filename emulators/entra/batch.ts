@@ -109,6 +109,14 @@ function toItemResponse(id: string, res: GraphResponse): Record<string, unknown>
   return out;
 }
 
+/** Graph answers batch items in any order, so clients must match them by `id` (Fisher-Yates). */
+function shuffle<T>(items: T[], random: () => number): void {
+  for (let i = items.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [items[i], items[j]] = [items[j]!, items[i]!];
+  }
+}
+
 /** `POST /$batch`: ≤ 20 items, each routed, throttled and fault-injected on its own. */
 export function handleBatch(core: Core, outer: GraphRequest, execute: (req: GraphRequest) => GraphResponse): GraphResponse {
   const items = executionOrder(parseItems(readJson(outer)));
@@ -137,6 +145,7 @@ export function handleBatch(core: Core, outer: GraphRequest, execute: (req: Grap
     statuses.set(item.id.toLowerCase(), res.status);
     responses.push(toItemResponse(item.id, res));
   }
+  shuffle(responses, core.batchOrder);
   const headers: Record<string, string> = { 'Content-Type': JSON_CONTENT_TYPE, 'OData-Version': '4.0', 'Cache-Control': 'no-cache' };
   if (units) headers['x-ms-resource-unit'] = String(units);
   return { status: 200, headers, json: { responses } };

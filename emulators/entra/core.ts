@@ -23,6 +23,10 @@ export interface EntraStats {
   faultsInjected: number;
   /** Top-level replies garbled by the malformed-body fault (also counted in faultsInjected). */
   malformed: number;
+  /** Top-level connections reset by the reset fault. */
+  resets: number;
+  /** Top-level replies held back by the stall fault (timeouts as the client sees them). */
+  stalls: number;
   /** Graph operations (batch items included) by status code. */
   byStatus: Record<string, number>;
 }
@@ -40,6 +44,8 @@ export function emptyStats(): EntraStats {
     resourceUnits: 0,
     faultsInjected: 0,
     malformed: 0,
+    resets: 0,
+    stalls: 0,
     byStatus: {},
   };
 }
@@ -60,6 +66,8 @@ export interface Core {
   readonly organization: Organization;
   readonly accessTokenLifetimeSeconds: number;
   readonly random: () => number;
+  /** Orders `$batch` responses; apart from `random` so shuffling never shifts the fault draws. */
+  readonly batchOrder: () => number;
   faults: EntraFaults;
   stats: EntraStats;
   /** Bumped to force 410 resyncs on outstanding delta tokens. */

@@ -143,7 +143,7 @@ function render(rec: UserRecord, select: string[] | undefined, props: Set<string
     const names = [...props].filter((p) => USER.props.has(p) && (!select || select.includes(p)));
     // Minimal responses report cleared values as null.
     const out: Record<string, unknown> = {};
-    for (const n of names) out[n] = rec.values[n] ?? null;
+    for (const n of names) out[n] = USER.complete[n] ? project(USER, rec.values, [n])[n] : (rec.values[n] ?? null);
     out.id = rec.id;
     return out;
   }

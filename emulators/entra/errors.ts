@@ -106,6 +106,7 @@ export class AadstsError extends Error {
     readonly error: string,
     readonly aadsts: number,
     readonly description: string,
+    readonly headers: Record<string, string> = {},
   ) {
     super(`AADSTS${aadsts}: ${description}`);
   }

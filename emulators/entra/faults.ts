@@ -47,6 +47,15 @@ export interface EntraFaults {
    * reply, and items are Graph's own JSON inside it.
    */
   malformedRate: number;
+  /**
+   * Probability (0–1) that a top-level Graph request (a `$batch` envelope counts one) times
+   * out: it is applied, but its reply is held back `stallMs`, past any sane client timeout.
+   */
+  stallRate: number;
+  /** How long a stalled reply is held back, in ms (real time, not scaled). */
+  stallMs: number;
+  /** Probability (0–1) that the connection of a top-level Graph request is reset before it is read. */
+  resetRate: number;
   /** Garble the next N top-level Graph replies. */
   malformedNext: number;
   /** What a malformed-body fault sends. */
@@ -72,6 +81,9 @@ export const DEFAULT_FAULTS: Readonly<EntraFaults> = Object.freeze({
   tenantSize: 'auto',
   passwordComplexity: true,
   malformedRate: 0,
+  stallRate: 0,
+  stallMs: 30_000,
+  resetRate: 0,
   malformedNext: 0,
   malformedKind: 'truncated',
 });
@@ -87,4 +99,11 @@ export function takeMalformed(f: EntraFaults, random: () => number): boolean {
     return true;
   }
   return f.malformedRate > 0 && random() < f.malformedRate;
+}
+
+/** A network-level fault for one top-level Graph request (resets win over stalls), or null. */
+export function takeNetworkFault(f: EntraFaults, random: () => number): 'reset' | 'stall' | null {
+  if (f.resetRate > 0 && random() < f.resetRate) return 'reset';
+  if (f.stallRate > 0 && random() < f.stallRate) return 'stall';
+  return null;
 }

@@ -49,7 +49,7 @@ export interface EntraEmulatorOptions {
   accessTokenLifetimeSeconds?: number;
   /** Initial knobs (also what reset() returns to). */
   faults?: Partial<EntraFaults>;
-  /** Seed of the PRNG behind random faults, so runs repeat. */
+  /** Seed of the PRNGs behind random faults and the `$batch` response order, so runs repeat. */
   randomSeed?: number;
   /** Further app registrations. */
   apps?: AppRegistrationInput[];
@@ -88,6 +88,12 @@ export interface EntraEmulator {
   readonly faults: Readonly<EntraFaults>;
   setFaults(f: Partial<EntraFaults>): void;
   registerApp(app: AppRegistrationInput): RegisteredApp;
+  /**
+   * The app's client secrets pass their end date (default: the default app): token requests
+   * with them answer AADSTS7000222; tokens already issued work until they expire. Registering
+   * the app again with a secret is the operator's fix.
+   */
+  expireClientSecrets(clientId?: string): void;
   /** Empties the tenant, stats, throttle buckets and knobs; app registrations stay. */
   reset(): void;
   seed(input: SeedInput): SeedResult;
@@ -142,6 +148,10 @@ class Emulator implements EntraEmulator {
 
   registerApp(app: AppRegistrationInput): RegisteredApp {
     return this.core.apps.register(app);
+  }
+
+  expireClientSecrets(clientId = this.info.clientId): void {
+    this.core.apps.expireSecrets(clientId);
   }
 
   reset(): void {
@@ -226,6 +236,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
     organization: { displayName: options.organizationName ?? 'idsync Emulated Tenant', createdDateTime: isoSeconds(Date.now()) },
     accessTokenLifetimeSeconds: options.accessTokenLifetimeSeconds ?? 3599,
     random: prng(options.randomSeed ?? 0x1d5c),
+    batchOrder: prng((options.randomSeed ?? 0x1d5c) ^ 0x5eed),
     faults: { ...baseFaults, errorStatuses: [...baseFaults.errorStatuses] },
     stats: emptyStats(),
     deltaGeneration: 1,
@@ -244,6 +255,7 @@ export async function startEntraEmulator(options: EntraEmulatorOptions = {}): Pr
     faults: () => ({ ...self().faults }),
     setFaults: (f) => self().setFaults(f),
     registerApp: (a) => self().registerApp(a),
+    expireClientSecrets: (id) => self().expireClientSecrets(id),
     expireDeltaTokens: () => self().expireDeltaTokens(),
     forceDeltaReset: () => self().forceDeltaReset(),
     setDeltaRepeatEdits: (c) => self().setDeltaRepeatEdits(c),

@@ -15,6 +15,8 @@ export interface EntitySchema {
   defaultSelect: readonly string[];
   /** Values for non-nullable scalars the emulator does not model. */
   fallback: Readonly<Record<string, unknown>>;
+  /** Complex properties Graph always returns whole: every member, null when unset. */
+  complete: Readonly<Record<string, readonly string[]>>;
 }
 
 function schema(
@@ -23,6 +25,7 @@ function schema(
   spec: string,
   defaultSelect: readonly string[],
   fallback: Record<string, unknown> = {},
+  complete: Record<string, readonly string[]> = {},
 ): EntitySchema {
   const props = new Map<string, { kind: Kind; nullable: boolean }>();
   for (const item of spec.trim().split(/\s+/)) {
@@ -30,7 +33,7 @@ function schema(
     props.set(name, { kind: code[0] as Kind, nullable: !code.endsWith('!') });
   }
   const byLowerName = new Map([...props.keys()].map((k) => [k.toLowerCase(), k]));
-  return { typeName, entitySet, props, byLowerName, defaultSelect, fallback };
+  return { typeName, entitySet, props, byLowerName, defaultSelect, fallback, complete };
 }
 
 export const USER = schema(
@@ -53,6 +56,7 @@ export const USER = schema(
    state:s streetAddress:s surname:s usageLocation:s userPrincipalName:s userType:s`,
   ['businessPhones', 'displayName', 'givenName', 'jobTitle', 'mail', 'mobilePhone', 'officeLocation', 'preferredLanguage', 'surname', 'userPrincipalName', 'id'],
   { birthday: '0001-01-01T08:00:00Z', hireDate: '0001-01-01T08:00:00Z', deviceEnrollmentLimit: 5 },
+  { onPremisesExtensionAttributes: Array.from({ length: 15 }, (_, i) => `extensionAttribute${i + 1}`) },
 );
 
 export const GROUP = schema(
@@ -118,7 +122,11 @@ export function project(
   const names = select ?? s.defaultSelect;
   for (const name of names) {
     const v = values[name];
-    if (v !== undefined && v !== null) out[name] = v;
+    const members = s.complete[name];
+    if (members && !(options.omitAbsent && (v === undefined || v === null))) {
+      const set = (v ?? {}) as Record<string, unknown>;
+      out[name] = Object.fromEntries(members.map((m) => [m, set[m] ?? null]));
+    } else if (v !== undefined && v !== null) out[name] = v;
     else if (options.omitAbsent) continue;
     else {
       const spec = s.props.get(name);

@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import { handleAdmin, type AdminTarget } from './admin.js';
 import type { Core } from './core.js';
 import { GraphError, errorBody } from './errors.js';
-import { takeMalformed } from './faults.js';
+import { takeMalformed, takeNetworkFault } from './faults.js';
 import { handleGraph } from './graph.js';
 import { JSON_CONTENT_TYPE, type GraphResponse } from './http.js';
 import { handleAuthority } from './token.js';
@@ -119,6 +119,14 @@ async function handle(core: Core, admin: AdminTarget, req: IncomingMessage, res:
   if (path === '/v1.0' || path.startsWith('/v1.0/')) {
     // Decided per HTTP reply, outside handleGraph, so a `$batch` envelope is garbled whole
     // and its items (executed by the same code as top-level requests) never are.
+    const network = takeNetworkFault(core.faults, core.random);
+    if (network === 'reset') {
+      core.stats.faultsInjected++;
+      core.stats.resets++;
+      if (typeof req.socket.resetAndDestroy === 'function') req.socket.resetAndDestroy();
+      else req.socket.destroy();
+      return;
+    }
     const garble = takeMalformed(core.faults, core.random);
     if (garble) {
       core.stats.faultsInjected++;
@@ -129,6 +137,13 @@ async function handle(core: Core, admin: AdminTarget, req: IncomingMessage, res:
       return;
     }
     const r = handleGraph(core, { method, path: path.slice('/v1.0'.length), rawQuery, headers, body: body.length ? body : undefined, origin });
+    if (network === 'stall') {
+      // Applied, then answered too late: the client has given up by then.
+      core.stats.faultsInjected++;
+      core.stats.stalls++;
+      await new Promise<void>((resolve) => setTimeout(resolve, core.faults.stallMs).unref());
+      if (res.destroyed) return;
+    }
     if (garble) sendTruncated(res, r);
     else sendGraph(res, r);
     return;

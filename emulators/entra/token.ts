@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { USER_ADMINISTRATOR_ROLE, type App } from './apps.js';
 import type { Core } from './core.js';
-import { AadstsError, aadstsBody } from './errors.js';
+import { AadstsError, aadstsBody, formatSeconds } from './errors.js';
 import { decodeJwt, encodeJwt, verifyJwt } from './jwt.js';
 
 export const GRAPH_RESOURCE = 'https://graph.microsoft.com';
@@ -47,12 +47,14 @@ export function handleAuthority(core: Core, req: AuthorityRequest): AuthorityRes
     if (core.faults.tokenFailNext > 0) {
       core.faults.tokenFailNext--;
       core.stats.faultsInjected++;
-      throw new AadstsError(503, 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.');
+      const after = core.faults.faultRetryAfterSeconds;
+      const retry: Record<string, string> = after === null ? {} : { 'Retry-After': formatSeconds(core.clock.scaled(after) / 1000) };
+      throw new AadstsError(503, 'temporarily_unavailable', 90033, 'A transient error has occurred. Please try again.', retry);
     }
     return { status: 200, headers, body: issueToken(core, req, tenantSegment, tenant) };
   } catch (err) {
     if (!(err instanceof AadstsError)) throw err;
-    return { status: err.status, headers, body: aadstsBody(err, traceId, correlationId, new Date(core.clock.now())) };
+    return { status: err.status, headers: { ...headers, ...err.headers }, body: aadstsBody(err, traceId, correlationId, new Date(core.clock.now())) };
   }
 }
 
@@ -113,7 +115,9 @@ function issueToken(core: Core, req: AuthorityRequest, segment: string, tenantId
   if (grantType !== 'client_credentials') {
     throw new AadstsError(400, 'unsupported_grant_type', 70003, `The app requested an unsupported grant type '${grantType}'.`);
   }
-  const clientId = required('client_id');
+  // client_secret_basic (RFC 6749 §2.3.1): the id and secret, each form-encoded, in a Basic header.
+  const basic = basicClient(req.headers.authorization);
+  const clientId = form.get('client_id') || basic?.clientId || required('client_id');
   const scope = required('scope');
   const app = core.apps.get(clientId);
   if (!app) {
@@ -125,10 +129,18 @@ function issueToken(core: Core, req: AuthorityRequest, segment: string, tenantId
     );
   }
   checkScope(scope, tenantId);
-  const secret = form.get('client_secret');
   const assertion = form.get('client_assertion');
+  const secret = form.get('client_secret') || (assertion ? null : basic?.secret);
   let appidacr: '1' | '2';
   if (secret) {
+    if (app.expiredSecrets.has(secret)) {
+      throw new AadstsError(
+        401,
+        'invalid_client',
+        7000222,
+        `The provided client secret keys for app '${app.clientId}' are expired. Visit the Azure portal to create new keys for your app: https://aka.ms/NewClientSecret, or consider using certificate credentials for added security: https://aka.ms/certCreds.`,
+      );
+    }
     if (!app.secrets.has(secret)) {
       throw new AadstsError(
         401,
@@ -158,11 +170,31 @@ function issueToken(core: Core, req: AuthorityRequest, segment: string, tenantId
   };
 }
 
+/** The id and secret of an `Authorization: Basic` header; undefined when there is none. */
+function basicClient(header: string | undefined): { clientId: string; secret: string } | undefined {
+  const m = /^Basic\s+(\S+)$/i.exec(header ?? '');
+  if (!m) return undefined;
+  const decoded = Buffer.from(m[1]!, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon < 0) return undefined;
+  const formDecode = (v: string): string => {
+    try {
+      return decodeURIComponent(v.replace(/\+/g, ' '));
+    } catch {
+      return v;
+    }
+  };
+  return { clientId: formDecode(decoded.slice(0, colon)), secret: formDecode(decoded.slice(colon + 1)) };
+}
+
+/** A scope without a resource (`User.Read`) is read as one of Graph's, Entra's default resource. */
+const qualified = (s: string): boolean => /^[a-z][a-z0-9+.-]*:\/\//i.test(s) || /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\//i.test(s);
+
 function checkScope(scope: string, tenantId: string): void {
   const scopes = scope.split(' ').filter(Boolean);
-  const graph = scopes.every((s) => /^(https:\/\/graph\.microsoft\.com\/?|00000003-0000-0000-c000-000000000000\/)/i.test(s));
+  const graph = scopes.every((s) => !qualified(s) || /^(https:\/\/graph\.microsoft\.com\/?|00000003-0000-0000-c000-000000000000\/)/i.test(s));
   if (!graph) {
-    const resource = scopes.find((s) => !s.toLowerCase().startsWith(GRAPH_RESOURCE)) ?? scope;
+    const resource = scopes.find((s) => qualified(s) && !s.toLowerCase().startsWith(GRAPH_RESOURCE)) ?? scope;
     throw new AadstsError(
       400,
       'invalid_resource',

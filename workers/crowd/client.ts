@@ -3,6 +3,7 @@ import { Agent as HttpsAgent } from 'node:https';
 import got, { type Got, type Response } from 'got';
 import type { z } from 'zod';
 import { remoteCalls } from '../runtime/process-metrics.js';
+import { retryInPlace, type InPlaceRetryOptions } from '../runtime/in-place-retry.js';
 import type { RequestBudget } from '../runtime/request-budget.js';
 import {
   groupListSchema,
@@ -12,6 +13,7 @@ import {
   type CrowdUser,
   type UserBody,
 } from './entities.js';
+import { parseEventsXml, type EventRead } from './events.js';
 import {
   errorEntity,
   errorFromReply,
@@ -30,6 +32,8 @@ export interface CrowdClientOptions {
   timeoutMs: number;
   /** Taken once before every request when set (cluster-wide requests/s). */
   budget?: RequestBudget | undefined;
+  /** Retries of one request inside a job's attempt, where safe (see in-place-retry.ts). */
+  retry?: InPlaceRetryOptions | undefined;
 }
 
 export interface CallOptions {
@@ -44,6 +48,14 @@ interface RequestOptions extends CallOptions {
   /** Crowd `reason`s the caller handles itself; any other failure is thrown. */
   accept?: readonly string[];
   subject?: string | undefined;
+  /** No retry in place: the caller wants this one answer (a quarantine probe). */
+  once?: boolean;
+  /** The URL path when it differs from `resource` (which names the call in messages and metrics). */
+  path?: string;
+  /** Ask for XML: the reply text is the caller's to parse, error entities are read from XML. */
+  xml?: boolean;
+  /** Statuses without an ErrorEntity the caller handles itself (reason `HTTP <status>`). */
+  acceptStatuses?: readonly number[];
 }
 
 /** A successful reply, or one whose ErrorEntity `reason` the caller accepted. */
@@ -53,6 +65,8 @@ export interface CrowdReply {
   reason: string | undefined;
   message: string | undefined;
   json: unknown;
+  /** The body, for XML replies. */
+  text?: string;
 }
 
 const API_PATH = 'rest/usermanagement/1/';
@@ -70,21 +84,24 @@ export function normalizeBaseUrl(url: string): string {
 }
 
 /**
- * A typed client for Crowd's `usermanagement/1` API over got: JSON only, keep-alive,
- * one timeout per request, abortable, and no retries of its own (BullMQ owns retries,
- * and a blind retry of a write could apply it twice). Every reply is classified here:
- * a method either returns what Crowd said or throws an error of the shared taxonomy.
+ * A typed client for Crowd's `usermanagement/1` API over got: JSON (XML for the `/event` feed), keep-alive,
+ * one timeout per request, abortable. got's own retries are off (a blind retry of a write
+ * could apply it twice); a request is sent again only where in-place-retry.ts says it is
+ * safe (a read, or a refusal Crowd did not act on), the rest is BullMQ's. Every reply is
+ * classified here: a method either returns what Crowd said or throws an error of the shared taxonomy.
  */
 export class CrowdClient {
   readonly baseUrl: string;
   readonly #got: Got;
   readonly #agents: { http: HttpAgent; https: HttpsAgent };
   readonly #budget: RequestBudget | undefined;
+  readonly #retry: InPlaceRetryOptions | undefined;
   readonly #context: { applicationName: string; baseUrl: string; timeoutMs: number };
 
   constructor(options: CrowdClientOptions) {
     this.baseUrl = normalizeBaseUrl(options.url);
     this.#budget = options.budget;
+    this.#retry = options.retry;
     this.#context = { applicationName: options.applicationName, baseUrl: this.baseUrl, timeoutMs: options.timeoutMs };
     this.#agents = {
       http: new HttpAgent({ keepAlive: true, scheduling: 'lifo' }),
@@ -236,9 +253,46 @@ export class CrowdClient {
     return (list.users ?? list.user ?? []).map((u) => toCrowdUser(u, page.attributes ?? false));
   }
 
+  // ---- incremental synchronisation ----
+
+  /** The event token for "now"; `unavailable` when the server does not offer incremental synchronisation. */
+  async currentEventToken(options: CallOptions = {}): Promise<string | 'unavailable'> {
+    const reply = await this.#request('GET', 'event', { ...options, xml: true, accept: ['INCREMENTAL_SYNC_NOT_AVAILABLE'], acceptStatuses: [404] });
+    if (reply.reason) return 'unavailable';
+    const parsed = this.#events({ method: 'GET', resource: 'event' }, reply);
+    if (!parsed.available) return 'unavailable';
+    if (!parsed.token) throw malformedSuccess({ method: 'GET', resource: 'event' }, rawOf(reply), 'an events reply without a newEventToken');
+    return parsed.token;
+  }
+
+  /** The users changed since `token`, and the next token; `expired` on 410 EVENT_TOKEN_EXPIRED. */
+  async eventsSince(token: string, options: CallOptions = {}): Promise<EventRead> {
+    // The token names the call as `{token}`: it stays out of messages and metric labels.
+    const call = { method: 'GET', resource: 'event/{token}' };
+    const reply = await this.#request('GET', call.resource, {
+      ...options,
+      path: `event/${encodeURIComponent(token)}`,
+      xml: true,
+      accept: ['EVENT_TOKEN_EXPIRED', 'INCREMENTAL_SYNC_NOT_AVAILABLE'],
+      acceptStatuses: [404],
+    });
+    if (reply.reason === 'EVENT_TOKEN_EXPIRED') return { kind: 'expired' };
+    if (reply.reason) return { kind: 'unavailable' };
+    const parsed = this.#events(call, reply);
+    if (!parsed.available) return { kind: 'unavailable' };
+    if (!parsed.token) throw malformedSuccess(call, rawOf(reply), 'an events reply without a newEventToken');
+    return { kind: 'events', token: parsed.token, users: parsed.users };
+  }
+
+  #events(call: CrowdCall, reply: CrowdReply): NonNullable<ReturnType<typeof parseEventsXml>> {
+    const parsed = parseEventsXml(reply.text ?? '');
+    if (!parsed) throw malformedSuccess(call, rawOf(reply), 'a body that is not an <events> document');
+    return parsed;
+  }
+
   /** A cheap authenticated call; throws (ConfigurationError on 401/403) when Crowd refuses us. */
   async ping(options: CallOptions = {}): Promise<void> {
-    await this.#request('GET', 'search', { ...options, query: { 'entity-type': 'user', 'max-results': 1 } });
+    await this.#request('GET', 'search', { ...options, query: { 'entity-type': 'user', 'max-results': 1 }, once: true });
   }
 
   close(): void {
@@ -249,13 +303,19 @@ export class CrowdClient {
   // ---- transport ----
 
   async #request(method: string, resource: string, options: RequestOptions): Promise<CrowdReply> {
+    if (options.once) return this.#send(method, resource, options);
+    return retryInPlace(() => this.#send(method, resource, options), { idempotent: method === 'GET', signal: options.abortSignal }, this.#retry);
+  }
+
+  async #send(method: string, resource: string, options: RequestOptions): Promise<CrowdReply> {
     const call: CrowdCall = { method, resource, subject: options.subject };
     const signal = options.abortSignal;
     if (this.#budget) await this.#budget.take(1, signal);
     let response: Response<string>;
     try {
-      response = await this.#got(resource, {
+      response = await this.#got(options.path ?? resource, {
         method: method as 'GET',
+        ...(options.xml && { headers: { accept: 'application/xml' } }),
         searchParams: compact(options.query),
         ...(options.json !== undefined && { body: JSON.stringify(options.json), headers: { 'content-type': 'application/json' } }),
         ...(signal && { signal }),
@@ -265,11 +325,20 @@ export class CrowdClient {
       throw errorFromTransport(call, err, { ...this.#context, aborted: signal?.aborted ?? false });
     }
     remoteCalls.inc({ target: 'crowd', method, route: resource, status: String(response.statusCode) });
-    const reply = readReply(response);
+    const reply = options.xml ? readXmlReply(response) : readReply(response);
+    if (options.xml && reply.status >= 200 && reply.status < 300) {
+      return { status: reply.status, reason: undefined, message: undefined, json: undefined, text: reply.text };
+    }
+    if (options.acceptStatuses?.includes(reply.status) && !errorEntity(reply.json)) {
+      return { status: reply.status, reason: `HTTP ${reply.status}`, message: undefined, json: undefined };
+    }
     if (reply.status >= 200 && reply.status < 300) {
       if (reply.malformed || (reply.text.trim() !== '' && reply.json === undefined)) throw malformedSuccess(call, reply);
       return { status: reply.status, reason: undefined, message: undefined, json: reply.json };
     }
+    // A 4xx whose ErrorEntity was cut off on the way says nothing about what Crowd refused
+    // (a 404 may be USER_NOT_FOUND, a 400 "already exists"): a lost reply like any other.
+    if (reply.malformed && reply.status >= 400 && reply.status < 500 && reply.status !== 429) throw malformedSuccess(call, reply);
     const entity = reply.malformed ? undefined : errorEntity(reply.json);
     if (entity && options.accept?.includes(entity.reason)) {
       return { status: reply.status, reason: entity.reason, message: entity.message, json: reply.json };
@@ -305,6 +374,22 @@ function readReply(response: Response<string>): RawReply {
   }
   return { status: response.statusCode, headers: response.headers, text, contentType, json, malformed };
 }
+
+/** An XML reply: the body stays text; an XML ErrorEntity (`<error><reason>…`) becomes `{reason, message}`. */
+function readXmlReply(response: Response<string>): RawReply {
+  const raw = readReply(response);
+  if (raw.status < 300 || !/\b(application|text)\/xml\b/.test(raw.contentType)) return raw;
+  const reason = /<reason>([^<]*)<\/reason>/.exec(raw.text)?.[1];
+  const message = /<message>([^<]*)<\/message>/.exec(raw.text)?.[1] ?? '';
+  return reason === undefined ? raw : { ...raw, json: { reason, message: decodeXmlText(message) } };
+}
+
+const decodeXmlText = (s: string): string =>
+  s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
+
+const rawOf = (reply: CrowdReply): RawReply => ({
+  status: reply.status, headers: {}, text: reply.text ?? '', contentType: 'application/xml', json: undefined, malformed: false,
+});
 
 function compact(query: Query | undefined): Record<string, string | number> | undefined {
   if (!query) return undefined;

@@ -5,9 +5,11 @@ import type { RemoteUser, UserRef, UserSnapshot } from '../../shared/jobs.js';
 import type { ApplyResult, ConnectorContext, ListRemoteUsersOptions, Operation, RemoteChange, SyncConnector } from '../runtime/connector.js';
 import { uniqueCaseless } from '../runtime/mapping-module.js';
 import { randomPassword } from '../runtime/passwords.js';
+import { listCrowdChanges } from './changes.js';
 import type { CallOptions, CrowdClient } from './client.js';
 import { APP_FIELD, PROFILE_FIELDS, profileOf, type CrowdUser, type ProfileField, type UserBody } from './entities.js';
 import { isEmailChangeRefusal } from './errors.js';
+import type { EventTokenStore } from './events.js';
 import { applyGroupPlan, isEmptyPlan, planDirectGroups } from './groups.js';
 import { crowdNames, type CrowdMapping, type DesiredUser, type NameField } from './mapping.js';
 import {
@@ -25,6 +27,8 @@ export interface CrowdConnectorDeps {
   deletePolicy: 'deactivate' | 'delete';
   roleMap: Readonly<Record<string, string>>;
   logger: Logger;
+  /** Keeps the `/event` token between incremental rounds; without it they read by `updatedDate`. */
+  eventTokens?: EventTokenStore | undefined;
 }
 
 /**
@@ -44,8 +48,10 @@ export class CrowdConnector implements SyncConnector {
   readonly #deletePolicy: 'deactivate' | 'delete';
   readonly #pull: PullDeps;
   readonly #logger: Logger;
+  readonly #eventTokens: EventTokenStore | undefined;
 
   constructor(deps: CrowdConnectorDeps) {
+    this.#eventTokens = deps.eventTokens;
     this.#client = deps.client;
     this.#mapping = deps.mapping;
     this.#deletePolicy = deps.deletePolicy;
@@ -59,10 +65,12 @@ export class CrowdConnector implements SyncConnector {
     const read = { ...call, attributes: this.#mapping.needsAttributes(desired) };
     const link = ctx.link;
     let remote: CrowdUser | null = null;
-    // A user idsync has never written, on a first attempt, is created straight away: Crowd
-    // names are unique, so this cannot duplicate, and "already exists" falls through to an
-    // update. A retry reads first, since the earlier attempt's write may have been applied.
-    if (link?.remoteId || link?.remoteName || ctx.attempt > 1) {
+    // A user idsync has never written is created straight away: Crowd names are unique, so
+    // this cannot duplicate, and "already exists" falls through to a read and an update.
+    // Retries too: an earlier attempt's create that may have landed is settled by Crowd's
+    // "already exists" as surely as by a read first, and a create that failed before Crowd
+    // acted on it (the usual 5xx) then costs one request, not two.
+    if (link?.remoteId || link?.remoteName) {
       remote = await this.#locate(link, snapshot.username, read, ctx.logger);
     }
     if (!remote) {
@@ -128,15 +136,12 @@ export class CrowdConnector implements SyncConnector {
   }
 
   /**
-   * Users updated since the bookmark; without one, every user after a `resync`. Crowd does not
-   * report deletions here, so removals are left to full syncs (absence is not deletion).
+   * The users Crowd's event feed names since the last round, else those updated since the
+   * bookmark; without either, every user after a `resync` (see changes.ts). Removals are left
+   * to full syncs (absence is not deletion).
    */
-  async *listChanges(options: { since: Date | undefined; abortSignal?: AbortSignal }): AsyncIterableIterator<RemoteChange> {
-    const users = options.since
-      ? this.listUsersChangedSince(options.since, { attributes: true, groups: this.#rolesMapped(), overlapMs: 1000, abortSignal: options.abortSignal })
-      : this.listUsers({ groups: this.#rolesMapped(), abortSignal: options.abortSignal });
-    if (!options.since) yield { type: 'resync', reason: 'initial' };
-    for await (const user of users) yield { type: 'upsert', user };
+  listChanges(options: { since: Date | undefined; abortSignal?: AbortSignal }): AsyncIterableIterator<RemoteChange> {
+    return listCrowdChanges(this.#pull, this.#eventTokens, this.#logger, { ...options, groups: this.#rolesMapped() });
   }
 
   /** By name, else by key. */
@@ -189,7 +194,8 @@ export class CrowdConnector implements SyncConnector {
 
   /** The linked Crowd user: by key, else by the linked name, else by the app's username. */
   async #locate(link: Link | undefined, username: string | undefined, options: CallOptions & { attributes?: boolean }, logger: Logger = this.#logger): Promise<CrowdUser | null> {
-    if (link?.remoteId) {
+    // A user without a key (blank external id) is linked by name: no key lookup for it.
+    if (link?.remoteId?.includes(':')) {
       const byKey = await this.#client.getUser({ key: link.remoteId }, options);
       if (byKey) return byKey;
     }
@@ -224,7 +230,7 @@ export class CrowdConnector implements SyncConnector {
       await applyGroupPlan(this.#client, name, { add: desired.groups, remove: [] }, call);
       changed.push('groups');
     }
-    return { operation: 'create', ...(user?.key && { remoteId: user.key }), remoteName: name, writtenHash: desired.hash, changedAttributes: changed };
+    return { operation: 'create', remoteId: user?.key ?? name, remoteName: name, writtenHash: desired.hash, changedAttributes: changed };
   }
 
   async #update(remote: CrowdUser, desired: DesiredUser, call: CallOptions): Promise<ApplyResult> {
@@ -274,7 +280,8 @@ export class CrowdConnector implements SyncConnector {
   }
 }
 
-const idsOf = (u: CrowdUser) => ({ ...(u.key && { remoteId: u.key }), remoteName: u.name });
+/** A user without a key (blank external id) is identified by its name, as pulls do (mapping.toRemote). */
+const idsOf = (u: CrowdUser) => ({ remoteId: u.key ?? u.name, remoteName: u.name });
 
 /**
  * Profile fields (and `active`) where Crowd's value differs from what the desired body sets,

@@ -1,13 +1,16 @@
 import type { Redis } from 'ioredis';
 import type { CrowdConfig } from '../../shared/config.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
+import type { InPlaceRetryOptions } from '../runtime/in-place-retry.js';
 import { RequestBudget } from '../runtime/request-budget.js';
 import { CrowdClient } from './client.js';
 import { CrowdConnector } from './connector.js';
+import { EventTokenStore } from './events.js';
 import { CrowdMapping, loadMappingModule } from './mapping.js';
 
 export { CrowdClient, normalizeBaseUrl, type CrowdClientOptions } from './client.js';
 export { CrowdConnector } from './connector.js';
+export { EventTokenStore } from './events.js';
 export type { CrowdUser, UserBody } from './entities.js';
 export { CrowdMapping, loadMappingModule, type CrowdMappingModule, type DesiredUser } from './mapping.js';
 export { cqlDate, type ChangedSinceOptions, type ListUsersOptions } from './pull.js';
@@ -16,12 +19,15 @@ export { rolesFor } from './groups.js';
 export interface CreateCrowdConnectorOptions {
   /**
    * Needed when `config.requestsPerSecond` is set: the request budget lives in Redis so
-   * it holds across every worker process.
+   * it holds across every worker process. Also keeps the `/event` token of incremental
+   * pulls (`<prefix>:events:crowd`); without Redis they read users by `updatedDate`.
    */
   redis?: Redis;
-  /** Key prefix for the budget (`<prefix>:budget:crowd`). @defaultValue '{idsync}' */
+  /** Key prefix for the budget (`<prefix>:budget:crowd`) and the event token. @defaultValue '{idsync}' */
   prefix?: string;
   logger?: Logger;
+  /** Retries of one request inside an attempt, where safe. @defaultValue see InPlaceRetryOptions */
+  retry?: InPlaceRetryOptions;
 }
 
 /**
@@ -35,7 +41,7 @@ export async function createCrowdConnector(config: CrowdConfig, options: CreateC
   let budget: RequestBudget | undefined;
   if (config.requestsPerSecond !== undefined) {
     if (!options.redis) throw new Error('CROWD_REQUESTS_PER_SECOND is set, so createCrowdConnector needs a Redis connection (options.redis) for the shared request budget');
-    budget = new RequestBudget(options.redis, `${options.prefix ?? '{idsync}'}:budget:crowd`, { perSecond: config.requestsPerSecond });
+    budget = new RequestBudget(options.redis, `${options.prefix ?? '{idsync}'}:budget:crowd`, { perSecond: config.requestsPerSecond, marginMs: config.requestsMarginMs });
   }
   const mapping = new CrowdMapping(await loadMappingModule(config.mappingModule));
   const client = new CrowdClient({
@@ -44,6 +50,8 @@ export async function createCrowdConnector(config: CrowdConfig, options: CreateC
     applicationPassword: config.applicationPassword,
     timeoutMs: config.timeoutMs,
     budget,
+    retry: options.retry,
   });
-  return new CrowdConnector({ client, mapping, deletePolicy: config.deletePolicy, roleMap: config.roleMap, logger });
+  const eventTokens = options.redis ? new EventTokenStore(options.redis, options.prefix ?? '{idsync}') : undefined;
+  return new CrowdConnector({ client, mapping, deletePolicy: config.deletePolicy, roleMap: config.roleMap, logger, eventTokens });
 }

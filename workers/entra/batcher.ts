@@ -7,9 +7,9 @@ import { retryAfterMs, type RawReply } from './errors.js';
  * §6): a write waits for its slot in the shared write budget (one write per item, since
  * Graph throttles each item on its own), then joins the open batch, which is sent when it
  * holds `maxItems` items or `lingerMs` after its first item. Each caller gets its own item's
- * reply. A per-item 429 is retried after that item's own Retry-After (read with the exact
- * casing Graph uses), a bounded number of times; after that the caller gets the 429 and
- * turns it into a ThrottledError, which pauses the queue.
+ * reply. A per-item 429 or 503 (Graph did not act on the item) is retried after that item's
+ * own Retry-After (read with the exact casing Graph uses), a bounded number of times; after
+ * that the caller gets the reply and turns a 429 into a ThrottledError, which pauses the queue.
  *
  * Batches save round trips, not quota: the budget, not the batch size, sets the pace.
  */
@@ -30,7 +30,7 @@ export interface BatcherOptions {
   maxItems?: number;
   /** How long the first item of a batch waits for company. @defaultValue 5 */
   lingerMs?: number;
-  /** Retries of an item answered 429 before its caller gets the 429. @defaultValue 3 */
+  /** Retries of an item answered 429 or 503 before its caller gets that reply. @defaultValue 3 */
   throttleRetries?: number;
   /** A longer Retry-After is not waited out here but handed to the caller (the queue pauses). @defaultValue 10000 */
   maxRetryAfterMs?: number;
@@ -121,8 +121,9 @@ export class WriteBatcher {
   }
 
   #handle(entry: Entry, reply: RawReply): void {
-    if (reply.status !== 429 || entry.attempt >= this.#throttleRetries) return this.#settle(entry, () => entry.resolve(reply));
-    const waitMs = retryAfterMs(reply.headers);
+    // 429 and 503 say Graph did not act on the item: sending it again cannot apply it twice.
+    if ((reply.status !== 429 && reply.status !== 503) || entry.attempt >= this.#throttleRetries) return this.#settle(entry, () => entry.resolve(reply));
+    const waitMs = retryAfterMs(reply.headers, reply.status === 503 ? 100 : 1000);
     if (waitMs > this.#maxRetryAfterMs) return this.#settle(entry, () => entry.resolve(reply));
     entry.attempt++;
     const timer = setTimeout(() => {

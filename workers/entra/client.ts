@@ -1,6 +1,7 @@
 import { GraphClientError, ResponseType, type Client } from '@microsoft/microsoft-graph-client';
 import { PermanentError, TransientError, isConfigurationError, type SyncError } from '../../shared/errors.js';
 import { remoteCalls, routeOf } from '../runtime/process-metrics.js';
+import { retryInPlace, type InPlaceRetryOptions } from '../runtime/in-place-retry.js';
 import type { RequestBudget } from '../runtime/request-budget.js';
 import { WriteBatcher, type BatchItem, type BatcherOptions } from './batcher.js';
 import { TokenFailure, type AppCredential } from './credentials.js';
@@ -25,6 +26,8 @@ export interface GraphClientOptions {
   /** Every write takes one from it (Graph's write quota is per app+tenant, cluster-wide). */
   budget: RequestBudget;
   batch?: BatcherOptions;
+  /** Retries of one read inside a job's attempt, where safe (see in-place-retry.ts). */
+  retry?: InPlaceRetryOptions;
 }
 
 export interface CallOptions {
@@ -42,6 +45,8 @@ export interface RequestOptions extends CallOptions {
   subject?: string | undefined;
   /** The permission the call needs, named in 403 messages. */
   permission?: string | undefined;
+  /** No retry in place: the caller wants this one answer (a quarantine probe). */
+  once?: boolean;
 }
 
 /** A successful reply, or a failure whose status the caller accepted. */
@@ -58,9 +63,10 @@ export interface GraphReply {
 /**
  * A typed Graph v1.0 client over graph-client: raw responses (the SDK's own body handling
  * turns an HTML page into an unread stream and a cut-off JSON body into a SyntaxError),
- * one timeout per request, abortable, no retries of its own. Reads go straight out; writes
- * go through the WriteBatcher as `$batch` items. Every reply is classified here: a method
- * returns what Graph said or throws an error of the shared taxonomy.
+ * one timeout per request, abortable. Reads go straight out and are sent again in place
+ * where that is safe (in-place-retry.ts); writes go through the WriteBatcher as `$batch`
+ * items, which sends again items Graph refused without acting on them. Every reply is
+ * classified here: a method returns what Graph said or throws an error of the shared taxonomy.
  */
 export class GraphClient {
   readonly baseUrl: string;
@@ -69,6 +75,7 @@ export class GraphClient {
   readonly #credential: AppCredential;
   readonly #timeoutMs: number;
   readonly #batcher: WriteBatcher;
+  readonly #retry: InPlaceRetryOptions | undefined;
   /** Permissions whose absence made Graph refuse a call (a ConfigurationError); the probe checks the token for them. */
   readonly missingPermissions = new Set<string>();
 
@@ -78,20 +85,27 @@ export class GraphClient {
     this.#origin = url.origin;
     this.#credential = options.credential;
     this.#timeoutMs = options.timeoutMs;
+    this.#retry = options.retry;
     this.#sdk = createSdkClient(this.baseUrl, options.credential);
     this.#batcher = new WriteBatcher((items) => this.#sendBatch(items), options.budget, options.batch);
   }
 
   /** A JSON read; `pathOrLink` may be an absolute nextLink/deltaLink on the Graph host. */
   async get(pathOrLink: string, options: RequestOptions = {}): Promise<GraphReply> {
-    return this.#accept(...(await this.#request('GET', pathOrLink, options, false)), options.accept, true);
+    return this.#read(options, async () => this.#accept(...(await this.#request('GET', pathOrLink, options, false)), options.accept, true));
   }
 
   /** A binary read (`/photo/$value`). */
   async getBytes(path: string, options: RequestOptions = {}): Promise<GraphReply & { bytes: Buffer | undefined }> {
-    const [call, raw] = await this.#request('GET', path, options, true);
-    const reply = this.#accept(call, raw, options.accept, false);
-    return { ...reply, bytes: (raw as RawReply & { bytes?: Buffer }).bytes };
+    return this.#read(options, async () => {
+      const [call, raw] = await this.#request('GET', path, options, true);
+      const reply = this.#accept(call, raw, options.accept, false);
+      return { ...reply, bytes: (raw as RawReply & { bytes?: Buffer }).bytes };
+    });
+  }
+
+  #read<T>(options: RequestOptions, send: () => Promise<T>): Promise<T> {
+    return options.once ? send() : retryInPlace(send, { idempotent: true, signal: options.abortSignal }, this.#retry);
   }
 
   /** A write, sent as one item of a `$batch` once the write budget allows it. */

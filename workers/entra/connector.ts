@@ -63,10 +63,12 @@ export class EntraConnector implements SyncConnector {
     const select = userSelect(this.#d.mapping, desired);
     const subject = desired.body.userPrincipalName;
     let found: { user: GraphUser; restored: boolean } | null = null;
-    // A user idsync has never written, on a first attempt, is created straight away when
-    // the UPN is the only match attribute: UPNs are unique, so a duplicate comes back as
-    // ObjectConflict and is linked. A retry reads first: the earlier write may have landed.
-    const createFirst = !ctx.link?.remoteId && ctx.attempt === 1 && this.#d.matchAttributes.every((a) => a === 'userPrincipalName');
+    // A user idsync has never written is created straight away when the UPN is the only
+    // match attribute: UPNs are unique, so a duplicate comes back as ObjectConflict and is
+    // linked. Retries too: an earlier attempt's create that may have landed is settled by the
+    // conflict as surely as by a read first, and a create that failed before Graph acted on
+    // it (the usual 5xx) then costs one request, not two.
+    const createFirst = !ctx.link?.remoteId && this.#d.matchAttributes.every((a) => a === 'userPrincipalName');
     if (!createFirst) found = await this.#locate(ctx.link, desired.body, { ...call, select, subject }, ctx.logger);
     if (!found) {
       const created = await this.#create(snapshot, desired, select, call);
@@ -130,7 +132,7 @@ export class EntraConnector implements SyncConnector {
    */
   async probe(options: { abortSignal?: AbortSignal }): Promise<void> {
     this.#d.client.renewToken();
-    const org = await this.#organization(options);
+    const org = await this.#organization(options, true);
     if (!this.#d.upnDomain) this.#domain = Promise.resolve(org.domain);
     const roles = this.#d.client.roles();
     const missing = this.#d.client.missingPermissions;
@@ -310,8 +312,8 @@ export class EntraConnector implements SyncConnector {
     return this.#domain;
   }
 
-  async #organization(call: CallOptions): Promise<{ domain: string }> {
-    const reply = await this.#d.client.get('/organization', { ...call, query: { $select: 'id,verifiedDomains' }, permission: PERMISSION.readOrganization });
+  async #organization(call: CallOptions, once = false): Promise<{ domain: string }> {
+    const reply = await this.#d.client.get('/organization', { ...call, query: { $select: 'id,verifiedDomains' }, permission: PERMISSION.readOrganization, ...(once && { once }) });
     const org = organizationSchema.safeParse(reply.json);
     if (!org.success) throw malformedSuccess(reply.call, reply.raw, 'a body that is not an organization list');
     const domains = org.data.value[0]?.verifiedDomains ?? [];

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { EntraConfig } from '../../shared/config.js';
 import { silentLogger, type Logger } from '../../shared/logger.js';
+import type { InPlaceRetryOptions } from '../runtime/in-place-retry.js';
 import { RequestBudget } from '../runtime/request-budget.js';
 import type { BatcherOptions } from './batcher.js';
 import { GraphClient } from './client.js';
@@ -31,8 +32,10 @@ export interface CreateEntraConnectorOptions {
   /** Key prefix. @defaultValue '{idsync}' */
   prefix?: string;
   logger?: Logger;
-  /** `$batch` coalescing. @defaultValue 20 items, 5 ms linger, 3 per-item 429 retries */
+  /** `$batch` coalescing. @defaultValue 20 items, 5 ms linger, 3 per-item 429/503 retries */
   batch?: BatcherOptions;
+  /** Retries of one read inside an attempt, where safe. @defaultValue see InPlaceRetryOptions */
+  retry?: InPlaceRetryOptions;
   /** Waiting out Graph's eventual consistency after a create or restore. @defaultValue 5 reads, 500 ms apart */
   consistency?: ConsistencyOptions;
   /** `forceChangePasswordNextSignIn` of password jobs. @defaultValue false */
@@ -63,8 +66,9 @@ export async function createEntraConnector(config: EntraConfig, options: CreateE
     authorityHost: config.authorityHost,
     timeoutMs: config.timeoutMs,
   });
-  const budget = new RequestBudget(options.redis, `${prefix}:budget:entra`, { perSecond: config.writesPerSecond });
-  const client = new GraphClient({ graphBaseUrl: config.graphBaseUrl, credential, timeoutMs: config.timeoutMs, budget, ...(options.batch && { batch: options.batch }) });
+  // Graph counts writes over 150 s, where a request a few ms behind its slot cannot crowd a window: no margin.
+  const budget = new RequestBudget(options.redis, `${prefix}:budget:entra`, { perSecond: config.writesPerSecond, marginMs: 0 });
+  const client = new GraphClient({ graphBaseUrl: config.graphBaseUrl, credential, timeoutMs: config.timeoutMs, budget, ...(options.batch && { batch: options.batch }), ...(options.retry && { retry: options.retry }) });
   return new EntraConnector({
     client,
     mapping,

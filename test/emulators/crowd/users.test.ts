@@ -99,6 +99,21 @@ describe('Crowd emulator users', () => {
     expect(gone.json).toEqual({ reason: 'USER_NOT_FOUND', message: 'User <caroline> does not exist' });
   });
 
+  it('answers a null key for a user with a blank external id (LDAP without one); no key finds it', async () => {
+    t.em.seed([{ name: 'ldap1', externalId: '' }, { name: 'ldap2', externalId: ' ' }, { name: 'keyed', externalId: 'k-1' }]);
+    expect((await t.client.get('user?username=ldap1')).json).toMatchObject({ name: 'ldap1', key: null });
+    expect((await t.client.get('user?username=ldap2')).json).toMatchObject({ name: 'ldap2', key: null });
+    expect((await t.client.get('user?username=keyed')).json).toMatchObject({ key: '32769:k-1' });
+    expect((await t.client.get('user?key=32769:')).status).toBe(404);
+    const listed = await t.client.get('search?entity-type=user&expand=user&restriction=name%3Dldap*');
+    expect(listed.json.users.map((u: { key: unknown }) => u.key)).toEqual([null, null]);
+    const asXml = xml.parse((await t.client.get('user?username=ldap1', { accept: 'application/xml' })).text);
+    expect(asXml.user.key).toBeUndefined();
+    // Deleting one keyless user leaves the other alone.
+    expect((await t.client.del('user?username=ldap1')).status).toBe(204);
+    expect((await t.client.get('user?username=ldap2')).status).toBe(200);
+  });
+
   it('looks users up by key, and 400s without username or key', async () => {
     const { json } = await t.client.createUser('keyed');
     expect((await t.client.get(`user?key=${enc(json.key)}`)).json.name).toBe('keyed');

@@ -37,7 +37,29 @@ test('items run in order with dependsOn; a failed dependency → 424 for its dep
   expect(byId['3']!.status).toBe(400);
   expect(byId['3']!.body!.error!.message).toMatch(/userPrincipalName already exists/);
   expect(byId['4']!.status).toBe(424);
-  expect(responses.map((r) => r.id)).toEqual(['1', '2', '3', '4']);
+  expect(responses.map((r) => r.id).sort()).toEqual(['1', '2', '3', '4']);
+});
+
+test('responses come back in any order (seeded), every id exactly once', async () => {
+  const ids = Array.from({ length: 20 }, (_, i) => `r${i}`);
+  const orders = new Set<string>();
+  for (let round = 0; round < 5; round++) {
+    const responses = await post(ids.map((id) => ({ id, method: 'GET', url: '/organization' })));
+    expect([...responses.map((r) => r.id)].sort()).toEqual([...ids].sort());
+    orders.add(responses.map((r) => r.id).join(','));
+  }
+  expect(orders.has(ids.join(','))).toBe(false);
+  expect(orders.size).toBeGreaterThan(1);
+  // The same seed gives the same order.
+  const twins = await Promise.all([startTestEmulator({ randomSeed: 7 }), startTestEmulator({ randomSeed: 7 })]);
+  try {
+    const firsts = await Promise.all(
+      twins.map(async (t) => ((await graphClient(t).api('/$batch').post({ requests: ids.map((id) => ({ id, method: 'GET', url: '/organization' })) })).responses as ItemResponse[]).map((r) => r.id)),
+    );
+    expect(firsts[0]).toEqual(firsts[1]);
+  } finally {
+    await Promise.all(twins.map((t) => t.close()));
+  }
 });
 
 test('per-item headers use the exact casing BatchResponseContent needs', async () => {
@@ -80,7 +102,7 @@ test('each item is charged against the write quota: 429 items carry Retry-After,
     const batch = Array.from({ length: 20 }, (_, i) => ({ id: String(i), method: 'PATCH', url: `/users/w@${DOMAIN}`, headers: json, body: { jobTitle: `t${i}` } }));
     let responses: ItemResponse[] = [];
     for (let i = 0; i < 160 && !responses.some((r) => r.status === 429); i++) {
-      responses = (await rc.api('/$batch').post({ requests: batch })).responses;
+      responses = ((await rc.api('/$batch').post({ requests: batch })).responses as ItemResponse[]).sort((a, b) => Number(a.id) - Number(b.id));
     }
     const first429 = responses.findIndex((r) => r.status === 429);
     expect(first429).toBeGreaterThanOrEqual(0);
@@ -124,10 +146,10 @@ test('stats count batch items and their writes', async () => {
 test('binary bodies travel base64 in items', async () => {
   const { userIds } = emu.seed({ users: [{ userPrincipalName: `pic@${DOMAIN}` }] });
   const png = Buffer.from('89504e470d0a1a0a0000000d4948445200000002000000030806000000', 'hex');
-  const [put, get] = await post([
+  const [put, get] = (await post([
     { id: '1', method: 'PUT', url: `/users/${userIds[0]}/photo/$value`, headers: { 'Content-Type': 'image/png' }, body: png.toString('base64') },
     { id: '2', method: 'GET', url: `/users/${userIds[0]}/photo/$value`, dependsOn: ['1'] },
-  ]);
+  ])).sort((a, b) => a.id.localeCompare(b.id));
   expect(put!.status).toBe(200);
   expect(get!.headers['Content-Type']).toBe('image/png');
   expect(Buffer.from(get!.body as unknown as string, 'base64')).toEqual(png);

@@ -16,10 +16,16 @@ const b64 = (o: unknown): string => Buffer.from(JSON.stringify(o)).toString('bas
 const claims = (jwt: string): Record<string, unknown> => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8'));
 const tokenUrl = (): string => `${emu.info.authorityHost}/${emu.info.tenantId}/oauth2/v2.0/token`;
 
-async function postToken(form: Record<string, string>, url = tokenUrl()): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8' }, body: new URLSearchParams(form).toString() });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+async function postToken(
+  form: Record<string, string>,
+  url = tokenUrl(),
+  headers: Record<string, string> = {},
+): Promise<{ status: number; headers: Headers; body: Record<string, unknown> }> {
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded;charset=utf-8', ...headers }, body: new URLSearchParams(form).toString() });
+  return { status: res.status, headers: res.headers, body: (await res.json()) as Record<string, unknown> };
 }
+
+const basicAuth = (id: string, secret: string): string => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 function credentialsForm(extra: Record<string, string>): Record<string, string> {
   return { client_id: emu.info.clientId, scope: GRAPH_SCOPE, grant_type: 'client_credentials', ...extra };
@@ -99,6 +105,42 @@ describe('AADSTS errors', () => {
   test('scope must be one Graph resource with /.default', async () => {
     expect((await postToken(credentialsForm({ client_secret: emu.info.clientSecret, scope: 'https://graph.microsoft.com/User.Read' }))).body).toMatchObject({ error: 'invalid_scope', error_codes: [1002012] });
     expect((await postToken(credentialsForm({ client_secret: emu.info.clientSecret, scope: 'https://vault.azure.net/.default' }))).body).toMatchObject({ error: 'invalid_resource', error_codes: [500011] });
+  });
+
+  test('a bare scope (User.Read) is read as a Graph scope → invalid_scope AADSTS1002012, not an unknown resource', async () => {
+    const raw = await postToken(credentialsForm({ client_secret: emu.info.clientSecret, scope: 'User.Read' }));
+    expect(raw.status).toBe(400);
+    expect(raw.body).toMatchObject({ error: 'invalid_scope', error_codes: [1002012] });
+    expect(raw.body.error_description).toMatch(/^AADSTS1002012: The provided value for scope User\.Read is not valid/);
+  });
+
+  test('client_secret_basic, as advertised: the id and secret in an HTTP Basic header', async () => {
+    const { client_id: _, ...form } = credentialsForm({});
+    const ok = await postToken(form, tokenUrl(), { authorization: basicAuth(emu.info.clientId, emu.info.clientSecret) });
+    expect(ok.status).toBe(200);
+    expect(claims(ok.body.access_token as string)).toMatchObject({ appid: emu.info.clientId, appidacr: '1' });
+    const bad = await postToken(form, tokenUrl(), { authorization: basicAuth(emu.info.clientId, 'wrong') });
+    expect(bad.status).toBe(401);
+    expect(bad.body).toMatchObject({ error: 'invalid_client', error_codes: [7000215] });
+    // The form's client_id names the app; a Basic secret of another app does not open it.
+    const other = await postToken(credentialsForm({}), tokenUrl(), { authorization: basicAuth('someone-else', emu.info.clientSecret + 'x') });
+    expect(other.body).toMatchObject({ error: 'invalid_client', error_codes: [7000215] });
+  });
+
+  test('an injected 503 carries Retry-After; @azure/identity waits it out and gets a token', async () => {
+    emu.setFaults({ tokenFailNext: 1, faultRetryAfterSeconds: 0.2 });
+    try {
+      const raw = await postToken(credentialsForm({ client_secret: emu.info.clientSecret }));
+      expect(raw.status).toBe(503);
+      expect(raw.headers.get('retry-after')).toBe('0.2');
+      expect(raw.body).toMatchObject({ error: 'temporarily_unavailable', error_codes: [90033] });
+      emu.setFaults({ tokenFailNext: 1 });
+      const before = emu.stats().tokenRequests;
+      await expect(secretCredential(emu).getToken(GRAPH_SCOPE)).resolves.toBeTruthy();
+      expect(emu.stats().tokenRequests - before).toBe(2);
+    } finally {
+      emu.setFaults({ faultRetryAfterSeconds: 1 });
+    }
   });
 
   test('assertion from an unregistered certificate → AADSTS700027 through the credential', async () => {

@@ -151,7 +151,19 @@ describe('PATCH /users/{id}', () => {
     const u = await client.api('/users').post(newUser('ext', { onPremisesExtensionAttributes: { extensionAttribute1: 'a', extensionAttribute2: 'b' } }));
     await client.api(`/users/${u.id}`).patch({ onPremisesExtensionAttributes: { extensionAttribute2: null, extensionAttribute3: 'c' } });
     const got = await client.api(`/users/${u.id}`).select('onPremisesExtensionAttributes').get();
-    expect(got.onPremisesExtensionAttributes).toEqual({ extensionAttribute1: 'a', extensionAttribute3: 'c' });
+    const none = Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`extensionAttribute${i + 1}`, null]));
+    expect(got.onPremisesExtensionAttributes).toEqual({ ...none, extensionAttribute1: 'a', extensionAttribute3: 'c' });
+  });
+
+  test('onPremisesExtensionAttributes always carries all 15 keys, null when unset', async () => {
+    const none = Object.fromEntries(Array.from({ length: 15 }, (_, i) => [`extensionAttribute${i + 1}`, null]));
+    const u = await client.api('/users').post(newUser('noext'));
+    const got = await client.api(`/users/${u.id}`).select('id,onPremisesExtensionAttributes').get();
+    expect(got.onPremisesExtensionAttributes).toEqual(none);
+    await client.api(`/users/${u.id}`).patch({ onPremisesExtensionAttributes: { extensionAttribute7: 'x' } });
+    await client.api(`/users/${u.id}`).patch({ onPremisesExtensionAttributes: { extensionAttribute7: null } });
+    const listed = await client.api('/users').filter(`id eq '${u.id}'`).select('onPremisesExtensionAttributes').get();
+    expect(listed.value[0].onPremisesExtensionAttributes).toEqual(none);
   });
 });
 

@@ -3,7 +3,8 @@
 import { Queue } from 'bullmq';
 import type { CrowdEmulator } from '../../../emulators/crowd/index.js';
 import { collect } from '../../helpers/collect.js';
-import { routeDelta, setup, startEmulator, type Setup } from './helpers.js';
+import type { RemoteChange } from '../../../workers/runtime/connector.js';
+import { CrowdRest, routeDelta, setup, startEmulator, type Setup } from './helpers.js';
 
 const roleMap = { 'crowd-administrators': 'admin', 'jira-administrators': 'admin', 'team-leads': 'editor' };
 
@@ -97,5 +98,65 @@ describe('Crowd worker: pull', () => {
     expect(changed.map((u) => u.username)).toEqual(['exact', 'newer']);
     const withOverlap = await collect(s.connector.listUsersChangedSince(since, { overlapMs: 60_000 }));
     expect(withOverlap.map((u) => u.username)).toEqual(['exact', 'newer', 'old']);
+  });
+  describe('listChanges through the event feed (GET /event, /event/{token})', () => {
+    const rest = () => new CrowdRest(em);
+    const names = (changes: RemoteChange[]) => changes.map((c) => (c.type === 'upsert' ? c.user.username : `(${c.type}${c.type === 'resync' ? `:${c.reason}` : ''})`));
+
+    it('first round reads by updatedDate and takes a token; later rounds read only what the events name, membership-only changes included', async () => {
+      s = await setup(em);
+      em.seed([{ name: 'alice', email: 'alice@example.com' }, { name: 'bob', email: 'bob@example.com' }], [{ name: 'crew' }]);
+      const since = new Date(Date.now() + 60_000);
+      let before = em.stats().byRoute;
+      expect(names(await collect(s.connector.listChanges({ since })))).toEqual([]);
+      expect(routeDelta(em, before)).toEqual({ 'GET event': 1, 'GET search': 1 });
+
+      // A membership change does not touch updatedDate; the feed names the user anyway.
+      expect((await rest().call('POST', 'user/group/direct?username=bob', { name: 'crew' })).status).toBe(201);
+      before = em.stats().byRoute;
+      expect(names(await collect(s.connector.listChanges({ since })))).toEqual(['bob']);
+      expect(routeDelta(em, before)).toEqual({ 'GET event/{token}': 1, 'GET user': 1 });
+      // The token moved on: nothing new, nothing read.
+      before = em.stats().byRoute;
+      expect(names(await collect(s.connector.listChanges({ since })))).toEqual([]);
+      expect(routeDelta(em, before)).toEqual({ 'GET event/{token}': 1 });
+
+      // A deleted user is left to full syncs; a user renamed after an update is read under its new name.
+      await rest().call('PUT', 'user?username=alice', { name: 'alice', 'first-name': 'Al', 'last-name': 'Ice', email: 'alice@example.com', active: true });
+      await rest().call('POST', 'user/rename?username=alice', { 'new-name': 'alicia' });
+      await rest().call('DELETE', 'user?username=bob');
+      expect(names(await collect(s.connector.listChanges({ since })))).toEqual(['alicia']);
+    });
+
+    it('an expired token re-reads every user after a resync, then the feed takes over again', async () => {
+      s = await setup(em);
+      em.seed([{ name: 'alice', email: 'alice@example.com' }, { name: 'bob', email: 'bob@example.com' }], [{ name: 'crew' }]);
+      const since = new Date(Date.now() + 60_000);
+      await collect(s.connector.listChanges({ since }));
+      // Missed while the token expires: a membership change updatedDate cannot show.
+      await rest().call('POST', 'user/group/direct?username=alice', { name: 'crew' });
+      em.expireEventTokens();
+      expect(names(await collect(s.connector.listChanges({ since })))).toEqual(['(resync:expired)', 'alice', 'bob']);
+      await rest().call('POST', 'user/group/direct?username=bob', { name: 'crew' });
+      const before = em.stats().byRoute;
+      expect(names(await collect(s.connector.listChanges({ since })))).toEqual(['bob']);
+      expect(routeDelta(em, before)).toEqual({ 'GET event/{token}': 1, 'GET user': 1 });
+    });
+
+    it('a server without incremental synchronisation (400 INCREMENTAL_SYNC_NOT_AVAILABLE) is read by updatedDate, every round', async () => {
+      s = await setup(em);
+      em.seed([{ name: 'alice', email: 'alice@example.com', updatedDate: '2024-04-01T00:00:00Z' }, { name: 'bob', email: 'bob@example.com' }]);
+      await collect(s.connector.listChanges({ since: new Date('2024-05-01T00:00:00Z') }));
+      em.setFaults({ incrementalSync: false });
+      const before = em.stats().byRoute;
+      expect(names(await collect(s.connector.listChanges({ since: new Date('2024-05-01T00:00:00Z') })))).toEqual(['bob']);
+      expect(routeDelta(em, before)).toEqual({ 'GET event/{token}': 1, 'GET event': 1, 'GET search': 1 });
+      // No token is kept, so the next round asks once and reads by date again.
+      const again = em.stats().byRoute;
+      expect(names(await collect(s.connector.listChanges({ since: new Date('2024-05-01T00:00:00Z') })))).toEqual(['bob']);
+      expect(routeDelta(em, again)).toEqual({ 'GET event': 1, 'GET search': 1 });
+      // Without a bookmark, every user after a resync.
+      expect(names(await collect(s.connector.listChanges({ since: undefined })))).toEqual(['(resync:initial)', 'alice', 'bob']);
+    });
   });
 });

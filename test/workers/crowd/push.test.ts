@@ -74,6 +74,25 @@ describe('Crowd worker: push', () => {
     expect((await rest.user('alice.liddell'))!['last-name']).toBe('L.');
   });
 
+  it('handles a Crowd user without a key (blank external id): linked and found by name, renamed, refreshed', async () => {
+    s = await setup(em);
+    em.seed([{ name: 'dora', email: 'dora@example.com', firstName: 'Dora', lastName: 'D', externalId: '' }]);
+    expect((await rest.user('dora'))!.key).toBeNull();
+    const dora = { id: 'u-4', username: 'dora', email: 'dora@example.com', firstName: 'Dora', lastName: 'D' };
+    await expect(s!.h.push({ ...dora, lastName: 'Explorer' })).resolves.toMatchObject({ operation: 'update' });
+    // Linked by the next best handle, its name, as a refresh does; later pushes do not ask Crowd for that as a key.
+    expect(await s.h.links.get('crowd', 'u-4')).toMatchObject({ remoteId: 'dora', remoteName: 'dora' });
+    expect(await s.h.client.refresh({ id: 'u-4', username: 'dora' }, { target: 'crowd' })).toMatchObject({ remoteId: 'dora', username: 'dora', lastName: 'Explorer' });
+    const before = em.stats().byRoute;
+    await expect(s!.h.push({ ...dora, username: 'dora.d', lastName: 'Explorer' })).resolves.toMatchObject({ operation: 'rename', remoteId: 'dora.d' });
+    expect(routeDelta(em, before)).toEqual({ 'GET user': 1, 'POST user/rename': 1 });
+    expect(await rest.user('dora.d')).toMatchObject({ key: null, 'last-name': 'Explorer' });
+    // The handle follows the rename, so the old name no longer leads to this user.
+    expect(await s.h.links.get('crowd', 'u-4')).toMatchObject({ remoteId: 'dora.d', remoteName: 'dora.d' });
+    await expect(s!.h.push({ ...dora, username: 'dora.d', lastName: 'E.' })).resolves.toMatchObject({ operation: 'update' });
+    expect(em.stats().users).toBe(1);
+  });
+
   it('treats a case-only difference in the username as the same user', async () => {
     s = await setup(em);
     em.seed([{ name: 'Carol', email: 'carol@example.com', firstName: 'Carol', lastName: 'C' }]);

@@ -228,7 +228,7 @@ describe('Entra worker: push', () => {
     expect(user).toMatchObject({ department: 'CC-7', jobTitle: 'Synced by idsync', onPremisesExtensionAttributes: { extensionAttribute3: 'Blue' } });
     // A mapped attribute gone from the snapshot is cleared in Entra.
     await expect(s.h.push({ ...alice, attributes: { costCentre: 'CC-7' } })).resolves.toMatchObject({ changedAttributes: ['attributes.team'] });
-    expect((await graph.user(user!.id))!.onPremisesExtensionAttributes?.extensionAttribute3).toBeUndefined();
+    expect((await graph.user(user!.id))!.onPremisesExtensionAttributes?.extensionAttribute3).toBeNull();
     const pulled = await s.h.client.refresh({ id: 'u-1' }, { target: 'entra' });
     expect(pulled).toMatchObject({ username: `alice.liddell@${DOMAIN}`, attributes: { costCentre: 'CC-7', objectId: user!.id } });
   });

@@ -92,7 +92,8 @@ describe('full sync with Crowd: plan, guards, apply, convergence', () => {
     s = await start();
     const dave = await s.connectors.crowd!.readUser('dave');
     await s.links.update('crowd', 'gone-1', { remoteId: dave!.remoteId, remoteName: 'dave' });
-    em.setFaults({ serverErrorNext: 1, serverErrorStatus: 503, onlyRoutes: ['search'] });
+    // Every search fails: a read's retries in place cannot ride it out, so the listing fails.
+    em.setFaults({ serverErrorRate: 1, serverErrorStatus: 503, onlyRoutes: ['search'] });
     const plan = await s.fullSync('crowd', 'apply');
     expect(plan.status).toBe('failed');
     expect((await s.connectors.crowd!.readUser('dave'))?.active).toBe(true);

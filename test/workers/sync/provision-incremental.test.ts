@@ -92,4 +92,56 @@ describe('incremental pulls with Crowd (changed since the last complete round)',
       await em.close();
     }
   });
+  it('reads through Crowd\'s event feed once it has a token: only what changed, echoes suppressed; an expired token re-reads all, a server without the feed falls back to updatedDate', async () => {
+    const em = await startCrowd();
+    const dir = new MemoryDirectory([
+      { id: 'a1', username: 'alice', email: 'alice@example.com', firstName: 'Alice', lastName: 'Old', active: true },
+      { id: 'b1', username: 'bob', email: 'bob@example.com', firstName: 'Bob', lastName: 'B', active: true },
+    ]);
+    const s = await startSyncHarness({ ...crowdEnv(em.info), SYNC_AUTHORITY_CROWD: '{"lastName":"target"}' }, dir);
+    type Pulled = { targets: { changes: number; echoes: number; appUpdates: number; reverted: number }[] };
+    const pull = async () => ((await s.run(JOB_NAMES.pullChanges, { targets: ['crowd'] })) as Pulled).targets[0]!;
+    const rest = new CrowdRest(em);
+    const editLastName = async (name: string, lastName: string) => {
+      const cur = (await rest.call('GET', `user?username=${name}`)).json;
+      expect((await rest.call('PUT', `user?username=${name}`, { name, 'first-name': cur['first-name'], 'last-name': lastName, email: cur.email, active: true })).status).toBe(204);
+    };
+    try {
+      await s.fullSync('crowd', 'apply');
+      await pull();
+      // The full sync's own writes, seen again through the feed, are echoes.
+      const quiet = await pull();
+      expect(quiet.echoes).toBe(quiet.changes);
+      expect(quiet.appUpdates).toBe(0);
+
+      await editLastName('alice', 'Feed');
+      let before = em.stats().byRoute;
+      expect(await pull()).toMatchObject({ changes: 1, appUpdates: 1, reverted: 0 });
+      expect(dir.users.get('a1')?.lastName).toBe('Feed');
+      expect(before['GET search'] ?? 0).toBe(em.stats().byRoute['GET search'] ?? 0);
+
+      // Tokens expire: every user is read again, nothing is missed.
+      await editLastName('bob', 'Expired');
+      em.expireEventTokens();
+      expect(await pull()).toMatchObject({ changes: 2, appUpdates: 1 });
+      expect(dir.users.get('b1')?.lastName).toBe('Expired');
+
+      // Incremental synchronisation switched off on the server: users updated since the bookmark.
+      em.setFaults({ incrementalSync: false });
+      await editLastName('alice', 'Dated');
+      before = em.stats().byRoute;
+      expect(await pull()).toMatchObject({ appUpdates: 1 });
+      expect(em.stats().byRoute['GET search']).toBeGreaterThan(before['GET search'] ?? 0);
+      expect(dir.users.get('a1')?.lastName).toBe('Dated');
+      // A completed full sync moves the bookmark; what is seen again within the clock-skew overlap is an echo.
+      const plan = await s.fullSync('crowd', 'apply');
+      expect(Number(await s.redis.get(`${s.prefix}:sync:since:crowd`))).toBe(plan.createdAt);
+      const after = await pull();
+      expect(after).toMatchObject({ appUpdates: 0, reverted: 0 });
+      expect(after.echoes).toBe(after.changes);
+    } finally {
+      await s.close();
+      await em.close();
+    }
+  });
 });
