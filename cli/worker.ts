@@ -44,7 +44,7 @@ export async function runWorkers(names: string[], env: Env = process.env, option
   const directory = runSync || runApp ? (options.directory ?? (await openDirectory(config.app))) : undefined;
   const links = new LinkStore(redis, config.prefix);
   const audit = new AuditLog(redis, config.prefix, config.audit);
-  const app = runApp ? new AppWorker({ directory: directory!, connection: redis, prefix: config.prefix, links, audit, logger, authority: config.sync.authority, concurrency: config.app.concurrency, backoffMs: config.jobs.backoffMs, maxBackoffMs: config.jobs.maxBackoffMs, quarantineProbeMs: config.quarantineProbeMs }) : undefined;
+  const app = runApp ? new AppWorker({ directory: directory!, connection: redis, prefix: config.prefix, links, audit, logger, authority: config.sync.authority, concurrency: config.app.concurrency, backoffMs: config.jobs.backoffMs, maxBackoffMs: config.jobs.maxBackoffMs, quarantineProbeMs: config.quarantineProbeMs, stalls: config.stalls }) : undefined;
   const sync = runSync ? new SyncWorker({ config, connection: redis, connectors: connectors as Partial<Record<Target, SyncConnector>>, directory: directory!, links, audit, logger }) : undefined;
   await Promise.all([app?.start(), sync?.start()]);
   const running = {

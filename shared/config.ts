@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { InvalidEnvironmentError, type ValidationIssue } from './errors.js';
 import { Keyring, parseKey } from './crypto.js';
 import { APP_FIELDS, TARGETS, type AppField, type Target } from './jobs.js';
+import { clusterPrefixProblem, isClusterUrl, parseClusterUrl } from './redis-url.js';
 
 /**
  * The one configuration module: environment variables in, a frozen typed config out.
@@ -28,6 +29,20 @@ const url = (protocols: string[]) =>
         return false;
       }
     }, `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+
+// One server (redis://, rediss://) or a cluster's seed nodes (redis+cluster://, rediss+cluster://).
+const redisUrl = z.string().trim().superRefine((v, ctx) => {
+  if (!isClusterUrl(v)) {
+    const single = url(['redis:', 'rediss:']).safeParse(v);
+    if (!single.success) ctx.addIssue({ code: 'custom', message: 'expected a URL starting with redis://, rediss://, redis+cluster:// or rediss+cluster://' });
+    return;
+  }
+  try {
+    parseClusterUrl(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
 
 const key = z
   .string()
@@ -107,9 +122,25 @@ const matchList = z.string().transform((v, ctx) => {
 
 const logLevel = z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
 
+/**
+ * How fast a job held by a dead worker runs again: its lock expires `lockDurationMs` after the
+ * last renewal (renewed every half of it while the event loop is free); a stall check (every
+ * `stalledIntervalMs`) marks it, and the first check after the expiry puts it back in `wait`.
+ * BullMQ's 30 s / 30 s made that over a minute; a lock must still outlast any event-loop or
+ * Redis pause of half its length, or a live job is taken for stalled and runs twice (README).
+ */
+export interface StallSettings {
+  lockDurationMs: number;
+  stalledIntervalMs: number;
+  /** Stalls a job may survive; one more and it fails ("job stalled more than allowable limit"). */
+  maxStalledCount: number;
+}
+
+export const STALL_DEFAULTS: Readonly<StallSettings> = Object.freeze({ lockDurationMs: 15_000, stalledIntervalMs: 5_000, maxStalledCount: 1 });
+
 /** The variables idsync reads, each with its default. */
 const envSchema = z.object({
-  REDIS_URL: url(['redis:', 'rediss:']).default('redis://127.0.0.1:6379'),
+  REDIS_URL: redisUrl.default('redis://127.0.0.1:6379'),
   IDSYNC_PREFIX: z.string().trim().min(1).refine((v) => !v.includes(':'), 'must not contain ":"').default('{idsync}'),
   IDSYNC_SECRET_KEY: key.optional(),
   IDSYNC_PREVIOUS_SECRET_KEYS: keyList.optional(),
@@ -123,8 +154,12 @@ const envSchema = z.object({
   IDSYNC_SHUTDOWN_TIMEOUT_MS: intFrom(0).default(25_000),
   IDSYNC_QUARANTINE_PROBE_MS: intFrom(10).default(30_000),
   IDSYNC_PASSWORD_TTL_MS: intFrom(1000).default(3_600_000),
+  IDSYNC_COALESCE_WINDOW_MS: intFrom(0, 3_600_000).default(1000),
   IDSYNC_AUDIT_MAX_ENTRIES: intFrom(100).default(1_000_000),
   IDSYNC_AUDIT_MAX_AGE_DAYS: intFrom(1).default(90),
+  IDSYNC_LOCK_DURATION_MS: intFrom(1000).default(STALL_DEFAULTS.lockDurationMs),
+  IDSYNC_STALLED_INTERVAL_MS: intFrom(100).default(STALL_DEFAULTS.stalledIntervalMs),
+  IDSYNC_MAX_STALLED_COUNT: intFrom(0, 1000).default(STALL_DEFAULTS.maxStalledCount),
   CROWD_URL: url(['http:', 'https:']).optional(),
   CROWD_APP_NAME: z.string().min(1).optional(),
   CROWD_APP_PASSWORD: z.string().min(1).optional(),
@@ -133,6 +168,7 @@ const envSchema = z.object({
   CROWD_TIMEOUT_MS: intFrom(100).default(10_000),
   CROWD_DELETE_POLICY: z.enum(['deactivate', 'delete']).default('deactivate'),
   CROWD_REQUESTS_PER_SECOND: intFrom(1).optional(),
+  CROWD_REQUESTS_MARGIN_MS: intFrom(0, 999).default(20),
   CROWD_MAPPING_MODULE: z.string().min(1).optional(),
   CROWD_ROLE_MAP: roleMap.optional(),
   ENTRA_TENANT_ID: z.string().trim().regex(/^[0-9a-zA-Z-.]+$/, 'expected a tenant id (GUID or domain)').optional(),
@@ -184,8 +220,10 @@ export interface CrowdConfig {
   jobsPerSecond: number | undefined;
   timeoutMs: number;
   deletePolicy: 'deactivate' | 'delete';
-  /** HTTP requests per second across all processes; undefined = unlimited. */
+  /** HTTP requests per sliding second across all processes; undefined = unlimited. */
   requestsPerSecond: number | undefined;
+  /** How late a request may leave behind its budget slot and still keep every sliding second within requestsPerSecond. */
+  requestsMarginMs: number;
   /** Path of an ESM module that customises the attribute mapping (see workers/crowd). */
   mappingModule: string | undefined;
   /** Crowd group name → app role, applied on pull. */
@@ -272,10 +310,13 @@ export interface IdsyncConfig {
     backoffMs: number;
     maxBackoffMs: number;
     passwordTtlMs: number;
+    /** Per-user throttle window of pushes from the client; 0 = off. */
+    coalesceWindowMs: number;
   };
   shutdownTimeoutMs: number;
   quarantineProbeMs: number;
   audit: { maxEntries: number; maxAgeMs: number };
+  stalls: StallSettings;
   crowd: CrowdConfig | undefined;
   entra: EntraConfig | undefined;
   app: AppConfig;
@@ -300,6 +341,8 @@ export function loadConfig(env: Env = process.env): IdsyncConfig {
   }
   const e = parsed.data;
   const problems: ValidationIssue[] = [];
+  const prefixProblem = isClusterUrl(e.REDIS_URL) ? clusterPrefixProblem(e.IDSYNC_PREFIX) : undefined;
+  if (prefixProblem) problems.push({ path: 'IDSYNC_PREFIX', message: prefixProblem });
 
   const crowdVars = ['CROWD_URL', 'CROWD_APP_NAME', 'CROWD_APP_PASSWORD'] as const;
   const entraVars = ['ENTRA_TENANT_ID', 'ENTRA_CLIENT_ID'] as const;
@@ -324,6 +367,9 @@ export function loadConfig(env: Env = process.env): IdsyncConfig {
   }
   if (e.APP_WEBHOOK_URL && !e.APP_WEBHOOK_SECRET) problems.push({ path: 'APP_WEBHOOK_SECRET', message: 'required when APP_WEBHOOK_URL is set (requests are signed with it)' });
   if (e.APP_WEBHOOK_URL && e.APP_DATABASE_URL) problems.push({ path: 'APP_WEBHOOK_URL', message: 'set either APP_WEBHOOK_URL or APP_DATABASE_URL, not both' });
+  if (e.IDSYNC_STALLED_INTERVAL_MS > e.IDSYNC_LOCK_DURATION_MS) {
+    problems.push({ path: 'IDSYNC_STALLED_INTERVAL_MS', message: 'expected at most IDSYNC_LOCK_DURATION_MS (a stall cannot be seen before the lock expires; checking less often only delays recovery)' });
+  }
   if (problems.length) throw new InvalidEnvironmentError(problems);
 
   const appTable = { table: e.APP_USERS_TABLE, columns: e.APP_USERS_COLUMNS, concurrency: e.APP_CONCURRENCY };
@@ -357,6 +403,7 @@ export function loadConfig(env: Env = process.env): IdsyncConfig {
           timeoutMs: e.CROWD_TIMEOUT_MS,
           deletePolicy: e.CROWD_DELETE_POLICY,
           requestsPerSecond: e.CROWD_REQUESTS_PER_SECOND,
+          requestsMarginMs: e.CROWD_REQUESTS_MARGIN_MS,
           mappingModule: e.CROWD_MAPPING_MODULE,
           roleMap: e.CROWD_ROLE_MAP ?? {},
         }
@@ -395,10 +442,12 @@ export function loadConfig(env: Env = process.env): IdsyncConfig {
       backoffMs: e.IDSYNC_BACKOFF_MS,
       maxBackoffMs: e.IDSYNC_MAX_BACKOFF_MS,
       passwordTtlMs: e.IDSYNC_PASSWORD_TTL_MS,
+      coalesceWindowMs: e.IDSYNC_COALESCE_WINDOW_MS,
     },
     shutdownTimeoutMs: e.IDSYNC_SHUTDOWN_TIMEOUT_MS,
     quarantineProbeMs: e.IDSYNC_QUARANTINE_PROBE_MS,
     audit: { maxEntries: e.IDSYNC_AUDIT_MAX_ENTRIES, maxAgeMs: e.IDSYNC_AUDIT_MAX_AGE_DAYS * 86_400_000 },
+    stalls: { lockDurationMs: e.IDSYNC_LOCK_DURATION_MS, stalledIntervalMs: e.IDSYNC_STALLED_INTERVAL_MS, maxStalledCount: e.IDSYNC_MAX_STALLED_COUNT },
     crowd,
     entra,
     app,

@@ -7,6 +7,8 @@ import type { Logger } from '../../shared/logger.js';
 import { workerBackoffSettings } from '../runtime/backoff.js';
 import { decideFailure } from '../runtime/failures.js';
 import { Quarantine } from '../runtime/quarantine.js';
+import { stallOptions } from '../runtime/stalls.js';
+import type { StallSettings } from '../../shared/config.js';
 import type { UserDirectory } from './directory.js';
 import { createApplyProcessor, type ApplyProcessorDeps } from './processor.js';
 
@@ -26,6 +28,8 @@ export interface AppWorkerOptions {
   maxBackoffMs?: number;
   /** @defaultValue 30000 */
   quarantineProbeMs?: number;
+  /** Job lock and stall check (IDSYNC_LOCK_DURATION_MS…). @defaultValue STALL_DEFAULTS */
+  stalls?: Partial<StallSettings>;
 }
 
 /**
@@ -77,6 +81,7 @@ export class AppWorker {
         // A limiter makes queue.rateLimit() (a 429 from the webhook) hold reliably.
         limiter: { max: 100_000, duration: 1000 },
         settings: workerBackoffSettings({ baseMs: options.backoffMs ?? 1000, maxMs: options.maxBackoffMs ?? 300_000 }),
+        ...stallOptions(options.stalls),
       },
     );
     this.worker.on('error', (err) => this.#logger.error({ err }, 'worker error'));

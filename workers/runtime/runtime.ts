@@ -63,6 +63,7 @@ export async function startRuntime(options: StartRuntimeOptions): Promise<Runtim
       backoffMs: config.jobs.backoffMs,
       maxBackoffMs: config.jobs.maxBackoffMs,
       quarantineProbeMs: config.quarantineProbeMs,
+      stalls: config.stalls,
       authority: config.sync.authority[target],
     });
     await worker.start();

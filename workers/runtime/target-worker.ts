@@ -10,6 +10,8 @@ import type { TargetConnector } from './connector.js';
 import type { RuntimeMetrics } from './metrics.js';
 import { createProcessor, type ProcessorDeps } from './processor.js';
 import { Quarantine } from './quarantine.js';
+import { stallOptions } from './stalls.js';
+import type { StallSettings } from '../../shared/config.js';
 
 export interface TargetWorkerOptions {
   connector: TargetConnector;
@@ -31,6 +33,8 @@ export interface TargetWorkerOptions {
   maxBackoffMs?: number;
   /** @defaultValue 30000 */
   quarantineProbeMs?: number;
+  /** Job lock and stall check (IDSYNC_LOCK_DURATION_MS…). @defaultValue STALL_DEFAULTS */
+  stalls?: Partial<StallSettings>;
   /** Start fetching jobs at once. @defaultValue true */
   autorun?: boolean;
   /** Which side wins each attribute of this target (SYNC_AUTHORITY_*). @defaultValue the application, for every pushed field */
@@ -90,6 +94,7 @@ export class TargetWorker {
       concurrency: options.concurrency ?? 20,
       limiter: { max: options.jobsPerSecond ?? UNLIMITED_JOBS_PER_SECOND, duration: 1000 },
       autorun: options.autorun ?? true,
+      ...stallOptions(options.stalls),
       settings: workerBackoffSettings({ baseMs: options.backoffMs ?? 1000, maxMs: options.maxBackoffMs ?? 300_000 }),
     });
     this.worker.on('error', (err) => this.#logger.error({ err }, 'worker error'));

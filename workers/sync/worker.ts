@@ -15,6 +15,7 @@ import { PlanStore } from './plan-store.js';
 import { ProgressReporter } from './progress.js';
 import { provision } from './provision.js';
 import { SyncQueues } from './queues.js';
+import { stallOptions } from '../runtime/stalls.js';
 
 export interface SyncWorkerOptions {
   config: IdsyncConfig;
@@ -52,6 +53,7 @@ export class SyncWorker {
       prefix: config.prefix,
       name: `sync-${process.pid}`,
       concurrency: options.concurrency ?? 2,
+      ...stallOptions(config.stalls),
     });
     this.worker.on('error', (err) => this.#logger.error({ err }, 'worker error'));
   }
