@@ -69,13 +69,16 @@ export async function benchCrowd(options: BenchCrowdOptions) {
         value: pushed.users / pushed.seconds,
         unit: 'users/s',
         baseline: raw,
-        note: `${pushed.failed} failed; goal ≥ 2,000 users/s: ${pushed.users / pushed.seconds >= 2000 ? 'met' : 'NOT met'}; ${(pushed.requests / pushed.users).toFixed(2)} requests/user`,
+        goal: 0.85,
+        note: `${(pushed.requests / pushed.users).toFixed(2)} requests/user`,
       },
+      { name: 'idsync push throughput', value: pushed.users / pushed.seconds, unit: 'users/s', goal: 2000 },
+      { name: 'failed push jobs', value: pushed.failed, unit: 'jobs', goal: 0, goalAtMost: true },
     ]);
     printTable(`Crowd throttle utilisation (Crowd limit ${rate} requests/s, connector requestsPerSecond ${rate}, ${throttleUsers.toLocaleString('en-US')} users)`, [
       { name: 'achieved requests/s vs the limit', value: achieved, unit: 'requests/s', baseline: rate, goal: 0.95 },
-      { name: '429 responses from Crowd', value: throttled.throttled, unit: '', note: 'the budget keeps under the limit' },
-      { name: 'failed jobs', value: throttled.failed, unit: '', note: throttled.failed === 0 ? 'met' : 'NOT met' },
+      { name: '429 responses from Crowd', value: throttled.throttled, unit: '', goal: 0, goalAtMost: true, note: 'the budget keeps under the limit' },
+      { name: 'failed jobs', value: throttled.failed, unit: 'jobs', goal: 0, goalAtMost: true },
     ]);
     return {
       rawUsersPerSecond: raw,

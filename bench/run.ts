@@ -1,13 +1,20 @@
+import { benchBudget } from './budget.js';
+import { benchCoalescing } from './coalescing.js';
 import { benchCrowd } from './crowd.js';
 import { benchEnqueue } from './enqueue.js';
 import { benchEntra } from './entra.js';
+import { benchFaults } from './faults.js';
+import { benchLatency } from './latency.js';
+import { benchProvision } from './provision.js';
 import { benchReconcile } from './reconcile.js';
-import { jsonOutput, machine, setJsonOutput } from './report.js';
+import { benchStalled } from './stalled.js';
+import { jsonOutput, machine, setCurrentBench, setJsonOutput } from './report.js';
 
 /**
  * `npm run bench` runs every benchmark; `npm run bench -- enqueue` runs the named ones.
  * Flags:
- *   --json       one JSON object per figure (a line each) instead of Markdown tables
+ *   --json       one JSON object per figure (a line each) instead of Markdown tables: first a
+ *                header { machine, date }, then { bench, name, value, unit, baseline, ratio, goal, met }
  *   --users N    users on each side in the reconcile benchmark (default 100,000)
  */
 const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -31,8 +38,14 @@ setJsonOutput(args.includes('--json'));
 const benches: Record<string, () => Promise<unknown>> = {
   enqueue: () => benchEnqueue({ redisUrl }),
   crowd: () => benchCrowd({ redisUrl }),
+  budget: () => benchBudget({ redisUrl }),
   entra: () => benchEntra({ redisUrl }),
+  faults: () => benchFaults({ redisUrl }),
+  provision: () => benchProvision({ redisUrl }),
   reconcile: () => benchReconcile({ redisUrl, users }),
+  stalled: () => benchStalled({ redisUrl }),
+  coalescing: () => benchCoalescing({ redisUrl }),
+  latency: () => benchLatency({ redisUrl }),
 };
 
 const chosen = args.filter((a) => !a.startsWith('-'));
@@ -43,4 +56,7 @@ if (unknown.length) {
 }
 if (jsonOutput()) console.log(JSON.stringify({ machine: machine(), date: new Date().toISOString().slice(0, 10) }));
 else console.log(`# idsync benchmarks\n\nMachine: ${machine()}; ${new Date().toISOString().slice(0, 10)}`);
-for (const name of chosen.length ? chosen : Object.keys(benches)) await benches[name]!();
+for (const name of chosen.length ? chosen : Object.keys(benches)) {
+  setCurrentBench(name);
+  await benches[name]!();
+}

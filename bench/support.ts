@@ -78,7 +78,7 @@ export interface Pipeline {
 export async function startPipeline(
   target: Target,
   connector: TargetConnector,
-  options: { redis: Redis; redisUrl: string; prefix: string; concurrency: number },
+  options: { redis: Redis; redisUrl: string; prefix: string; concurrency: number; /** The client's; default from the environment. */ coalesceWindowMs?: number },
 ): Promise<Pipeline> {
   const { redis, redisUrl, prefix } = options;
   const worker = new TargetWorker({
@@ -94,7 +94,7 @@ export async function startPipeline(
     backoffMs: 100,
   });
   const events = new QueueEvents(target, { connection: { url: redisUrl }, prefix });
-  const client = createSyncClient({ redisUrl, prefix, targets: [target], attempts: 8, backoffMs: 100 });
+  const client = createSyncClient({ redisUrl, prefix, targets: [target], attempts: 8, backoffMs: 100, ...(options.coalesceWindowMs !== undefined && { coalesceWindowMs: options.coalesceWindowMs }) });
   const close = async () => {
     await client.close();
     await worker.close(5000);

@@ -6,10 +6,10 @@ import { fileURLToPath } from 'node:url';
 import { Queue, QueueEvents } from 'bullmq';
 import pg from 'pg';
 import type { Redis } from 'ioredis';
-import { JOB_NAMES, QUEUES, SCHEMA_VERSION, type Target } from '../shared/jobs.js';
+import { JOB_NAMES, QUEUES, SCHEMA_VERSION, type ProvisionResult, type Target } from '../shared/jobs.js';
 import type { PlanMeta } from '../workers/sync/plan-store.js';
 
-/** Plumbing for the full-sync benchmark (bench/reconcile.ts): PostgreSQL, links, the idsync worker process. */
+/** Plumbing for the benchmarks that run `idsync worker` in its own process (bench/reconcile.ts, bench/provision.ts): PostgreSQL, links, the worker. */
 
 const PG_ADMIN_URL = process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 
@@ -116,6 +116,8 @@ export interface WorkerProcess {
   pid: number;
   /** Runs one full sync of `target` through the sync queue; resolves with its plan. */
   fullSync(target: Target, mode: 'apply' | 'plan'): Promise<PlanMeta>;
+  /** Provisions every application user to `target` through the sync queue; resolves with its result. */
+  provision(target: Target): Promise<ProvisionResult>;
   /** Current and peak resident set of the worker process, in bytes (VmRSS, VmHWM). */
   memory(): { rss: number; peak: number };
   /** Resets VmHWM to the current RSS; false where the kernel refuses it. */
@@ -187,6 +189,10 @@ export async function startWorkerProcess(env: Record<string, string>, options: {
       const job = await queue.add(JOB_NAMES.fullSync, { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), targets: [target], mode });
       const result = (await job.waitUntilFinished(events, 30 * 60_000)) as { plans: PlanMeta[] };
       return result.plans[0]!;
+    },
+    async provision(target) {
+      const job = await queue.add(JOB_NAMES.provision, { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), scope: 'all', targets: [target], direction: 'to-target' });
+      return (await job.waitUntilFinished(events, 30 * 60_000)) as ProvisionResult;
     },
     memory: () => ({ rss: status('VmRSS'), peak: status('VmHWM') }),
     resetPeak() {

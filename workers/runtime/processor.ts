@@ -1,6 +1,6 @@
 import type { Job, Queue } from 'bullmq';
 import { ZodError } from 'zod';
-import type { AuditLog, AuditStatus } from '../../shared/audit.js';
+import type { AuditEntry, AuditLog, AuditStatus } from '../../shared/audit.js';
 import type { Keyring } from '../../shared/crypto.js';
 import { PermanentError } from '../../shared/errors.js';
 import {
@@ -16,7 +16,7 @@ import {
   type TargetJobResult,
   type UserSnapshot,
 } from '../../shared/jobs.js';
-import type { LinkStore } from '../../shared/links.js';
+import type { LinkStore, LinkUpdate } from '../../shared/links.js';
 import type { Logger } from '../../shared/logger.js';
 import type { Authority } from '../../shared/config.js';
 import type { AppField } from '../../shared/jobs.js';
@@ -30,6 +30,11 @@ import type { Quarantine } from './quarantine.js';
 const CLOCK_VERSION_MIN = 1e12;
 const isClockVersion = (version: number) => version >= CLOCK_VERSION_MIN;
 const MIXED_SCHEMES = '; versions must come from one scheme per user (a row version, or an updated-at in ms as the client uses when version is omitted), not both';
+
+interface PendingLink {
+  userId: string;
+  update: LinkUpdate;
+}
 
 export interface ProcessorDeps {
   target: Target;
@@ -66,14 +71,22 @@ export function createProcessor(deps: ProcessorDeps) {
     const abortSignal = signal ?? new AbortController().signal;
     let operation = job.name === JOB_NAMES.setPassword ? 'password' : job.name === JOB_NAMES.pullUser ? 'pull' : 'upsert';
 
+    // The link a successful write leaves, sent together with the job's audit entry.
+    let pendingLink: PendingLink | undefined;
     const record = async (status: AuditStatus, extra: { error?: string; changedAttributes?: string[] } = {}) => {
       const durationMs = Date.now() - started;
       deps.metrics.outcomes.inc({ target, job: job.name, operation, status });
       deps.metrics.duration.observe({ target, job: job.name }, durationMs / 1000);
-      await audit.append({
+      const entry: AuditEntry = {
         time: Date.now(), target, operation, resource: 'user', subject, status, attempt, durationMs,
         jobId: job.id, ...extra,
-      });
+      };
+      const link = pendingLink;
+      pendingLink = undefined;
+      // Sent back to back on one connection, so Redis applies the link first; one wait instead
+      // of two. Should the link write fail, the job is retried and audited again after this
+      // entry. (An ioredis pipeline costs more here: it copies every script BullMQ defined.)
+      await Promise.all([link && links.update(target, link.userId, link.update), audit.append(entry)]);
     };
 
     try {
@@ -101,7 +114,7 @@ export function createProcessor(deps: ProcessorDeps) {
         const applied = push.op === 'upsert'
           ? await connector.upsertUser(await asTargetOwns(push.user, context), context)
           : await connector.deleteUser(push.user, context);
-        await saveLink(push.user.id, push.user.version, applied);
+        pendingLink = await saveLink(push.user.id, push.user.version, applied);
         operation = applied.operation;
         if (applied.skippedReason) {
           logger.info({ operation: applied.operation, reason: applied.skippedReason }, 'skipped by the connector');
@@ -125,7 +138,7 @@ export function createProcessor(deps: ProcessorDeps) {
           throw new PermanentError('the password envelope does not open for this user and target (moved from another job, tampered with, or sealed under a key this worker lacks); it was not applied');
         }
         const applied = await connector.setPassword(pw.user, password, context);
-        await saveLink(pw.user.id, undefined, applied);
+        pendingLink = await saveLink(pw.user.id, undefined, applied);
         result = { outcome: 'applied', operation: applied.operation };
       } else {
         const pull = data as PullUserData;
@@ -160,17 +173,21 @@ export function createProcessor(deps: ProcessorDeps) {
     return withTargetValues(user, remote, owned, appUsername);
   }
 
-  async function saveLink(userId: string, version: number | undefined, applied: ApplyResult) {
+  // An unlink is sent at once; an update is returned, to go out with the audit entry (see record).
+  async function saveLink(userId: string, version: number | undefined, applied: ApplyResult): Promise<PendingLink | undefined> {
     if (applied.unlink) {
       await links.remove(target, userId);
-      return;
+      return undefined;
     }
-    await links.update(target, userId, {
-      ...(version !== undefined && { version }),
-      ...(applied.remoteId && { remoteId: applied.remoteId }),
-      ...(applied.remoteName && { remoteName: applied.remoteName }),
-      ...(applied.writtenHash && { writtenHash: applied.writtenHash }),
-    });
+    return {
+      userId,
+      update: {
+        ...(version !== undefined && { version }),
+        ...(applied.remoteId && { remoteId: applied.remoteId }),
+        ...(applied.remoteName && { remoteName: applied.remoteName }),
+        ...(applied.writtenHash && { writtenHash: applied.writtenHash }),
+      },
+    };
   }
 
   function parse(job: Job) {

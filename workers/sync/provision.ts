@@ -1,4 +1,4 @@
-import type { ProvisionData, ProvisionResult, RemoteUser, Target, UserSnapshot } from '../../shared/jobs.js';
+import type { ProvisionData, ProvisionResult, ProvisionScope, RemoteUser, Target, UserSnapshot } from '../../shared/jobs.js';
 import type { Logger } from '../../shared/logger.js';
 import type { AppUser, UserDirectory } from '../app/directory.js';
 import type { SyncConnector } from '../runtime/connector.js';
@@ -21,7 +21,7 @@ const CHUNK = 1000;
  * On-demand provisioning, both directions. To a target: application users become push jobs
  * (chunks through addBulk, at bulk priority, so a "provision all" never delays a live event).
  * From a target: remote users become `import` jobs on the app queue; app user ids become pulls.
- * Each chunk is waited for before the next, so progress counts finished users.
+ * Progress counts finished users; the next chunk is enqueued while the current one runs.
  */
 export async function provision(deps: ProvisionDeps, data: ProvisionData): Promise<ProvisionResult> {
   const started = Date.now();
@@ -31,16 +31,25 @@ export async function provision(deps: ProvisionDeps, data: ProvisionData): Promi
     if (!connector) throw new Error(`provisioning ${target}, but this worker does not run the ${target} target`);
     const tally = { users: 0, succeeded: 0, skipped: 0, failed: 0 };
     result.targets[target] = tally;
+    // A chunk is enqueued while the one before it still runs, and waited for after that one:
+    // two chunks at most in flight, so the worker never drains to idle at a chunk boundary.
+    let previous: Promise<void> = Promise.resolve();
     const run = async (chunk: () => Promise<{ queue: Target | 'app'; ids: string[] }>, users: number) => {
       const { queue, ids } = await chunk();
       tally.users += users;
       const { tracker } = await deps.queues.get(queue);
-      const t = await tracker.wait(ids, () => void deps.progress.add(1), { abortSignal: deps.abortSignal });
-      tally.succeeded += t.succeeded;
-      tally.skipped += t.skipped;
-      tally.failed += t.failed;
+      const waiting = tracker.wait(ids, () => void deps.progress.add(1), { abortSignal: deps.abortSignal }).then((t) => {
+        tally.succeeded += t.succeeded;
+        tally.skipped += t.skipped;
+        tally.failed += t.failed;
+      });
+      // Seen when awaited below; until then it must not count as an unhandled rejection.
+      waiting.catch(() => undefined);
+      await previous;
+      previous = waiting;
     };
-    const scope = data.scope;
+    // Each id once: chunks overlap in flight, and one job id must not be waited for twice.
+    const scope: ProvisionScope = data.scope === 'all' ? data.scope : 'ids' in data.scope ? { ids: [...new Set(data.scope.ids)] } : { remoteIds: [...new Set(data.scope.remoteIds)] };
     if (data.direction === 'to-target') {
       if (scope !== 'all' && 'remoteIds' in scope) throw new Error('remoteIds name remote users: provision them with direction from-target');
       await deps.progress.phase('applying', scope === 'all' ? undefined : scope.ids.length, target);
@@ -71,6 +80,7 @@ export async function provision(deps: ProvisionDeps, data: ProvisionData): Promi
         await run(async () => ({ queue: 'app', ids: await deps.queues.applies(changes) }), remotes.length);
       }
     }
+    await previous;
   }
   result.durationMs = Date.now() - started;
   await deps.progress.phase('done');
