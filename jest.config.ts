@@ -12,6 +12,8 @@ const config: Config = {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true }] },
   testMatch: ['<rootDir>/test/**/*.test.ts', '<rootDir>/emulators/**/*.test.ts', '<rootDir>/workers/**/*.test.ts'],
   testTimeout: 30_000,
+  // StrykerJS copies the project into sandboxes beside it; jest must not see them twice.
+  modulePathIgnorePatterns: ['<rootDir>/.stryker-tmp'],
   // Integration suites share one Redis and a 2-core machine; two files at a time keeps
   // the whole run well under five minutes without starving workers of CPU.
   maxWorkers: 2,

@@ -1,18 +1,10 @@
 import { loadConfig, CONFIG_VARIABLES } from '../../shared/config.js';
-import { InvalidEnvironmentError } from '../../shared/errors.js';
 import { readFileSync } from 'node:fs';
+import { configProblems } from '../helpers/config.js';
 
 const KEY = Buffer.alloc(32, 1).toString('base64');
 
-function problems(env: Record<string, string>): Record<string, string> {
-  try {
-    loadConfig(env);
-  } catch (e) {
-    expect(e).toBeInstanceOf(InvalidEnvironmentError);
-    return Object.fromEntries((e as InvalidEnvironmentError).variables.map((v) => [v.path, v.message]));
-  }
-  throw new Error('expected loadConfig to throw');
-}
+const problems = configProblems;
 
 describe('config', () => {
   it('has documented defaults and no targets without settings', () => {

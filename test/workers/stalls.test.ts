@@ -1,5 +1,4 @@
 import { loadConfig, STALL_DEFAULTS } from '../../shared/config.js';
-import { InvalidEnvironmentError } from '../../shared/errors.js';
 import { silentLogger } from '../../shared/logger.js';
 import { AuditLog } from '../../shared/audit.js';
 import { LinkStore } from '../../shared/links.js';
@@ -9,16 +8,9 @@ import { startRuntime } from '../../workers/runtime/runtime.js';
 import { SyncWorker } from '../../workers/sync/worker.js';
 import { FakeConnector } from '../helpers/fake-connector.js';
 import { REDIS_URL, deletePrefix, uniquePrefix, workerRedis } from '../helpers/redis.js';
+import { configProblems } from '../helpers/config.js';
 
-function problems(env: Record<string, string>): Record<string, string> {
-  try {
-    loadConfig(env);
-  } catch (e) {
-    expect(e).toBeInstanceOf(InvalidEnvironmentError);
-    return Object.fromEntries((e as InvalidEnvironmentError).variables.map((v) => [v.path, v.message]));
-  }
-  throw new Error('expected loadConfig to throw');
-}
+const problems = configProblems;
 
 describe('job lock and stall check settings', () => {
   it('default to a 15 s lock, a 5 s check and one stall', () => {
