@@ -79,7 +79,8 @@ const KINDS: Record<string, SyncErrorKind> = {
 /** The taxonomy kind of any thrown value; anything unknown counts as transient. */
 export function errorKind(err: unknown): SyncErrorKind {
   const name = (err as { name?: unknown } | null)?.name;
-  return (typeof name === 'string' && KINDS[name]) || 'transient';
+  // Own keys only: a name such as 'constructor' must not pick up Object.prototype's members.
+  return (typeof name === 'string' && Object.hasOwn(KINDS, name) && KINDS[name]) || 'transient';
 }
 
 export const isTransientError = (e: unknown): e is TransientError => nameIs(e, 'TransientError');

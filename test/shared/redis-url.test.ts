@@ -52,3 +52,56 @@ describe('cluster REDIS_URL', () => {
     );
   });
 });
+
+describe('parseClusterUrl edge cases', () => {
+  const refusal = (url: string): string | undefined => {
+    try { parseClusterUrl(url); } catch (e) { return (e as Error).message; }
+    return undefined;
+  };
+  const NO_PATH = 'a cluster has one database (0): no path, query or per-node credentials after a seed node';
+
+  it('ignores surrounding whitespace and one trailing slash', () => {
+    expect(isClusterUrl('  redis+cluster://a:1')).toBe(true);
+    expect(isClusterUrl('REDISS+CLUSTER://a:1')).toBe(true);
+    expect(parseClusterUrl('  rediss+cluster://a:1/  ').nodes).toEqual([{ host: 'a', port: 1 }]);
+    expect(parseClusterUrl('redis+cluster://a:1 , b:2 ').nodes).toEqual([{ host: 'a', port: 1 }, { host: 'b', port: 2 }]);
+  });
+
+  it('defaults the port to 6379 and unwraps IPv6 brackets', () => {
+    expect(parseClusterUrl('redis+cluster://a,[::1],[fe80::1]:7000').nodes)
+      .toEqual([{ host: 'a', port: 6379 }, { host: '::1', port: 6379 }, { host: 'fe80::1', port: 7000 }]);
+  });
+
+  it('reads user and password, either alone, and turns TLS on only for rediss', () => {
+    expect(parseClusterUrl('redis+cluster://alice:p%40ss@a:1')).toMatchObject({ username: 'alice', password: 'p@ss', tls: false });
+    expect(parseClusterUrl('redis+cluster://:secret@a:1')).toMatchObject({ username: undefined, password: 'secret' });
+    expect(parseClusterUrl('redis+cluster://alice@a:1')).toMatchObject({ username: 'alice', password: undefined });
+    expect(parseClusterUrl('Rediss+Cluster://a:1').tls).toBe(true);
+  });
+
+  it('refuses a URL of another scheme with its own message', () => {
+    expect(refusal('redis://a:1')).toBe('expected a URL starting with redis+cluster:// or rediss+cluster://');
+  });
+
+  it('refuses empty seed nodes', () => {
+    for (const bad of ['redis+cluster://', 'redis+cluster://a:1,,b:2', 'redis+cluster://a:1,', 'redis+cluster://u:p@ , a:1']) {
+      expect([bad, refusal(bad)]).toEqual([bad, 'expected one or more host:port seed nodes separated by commas']);
+    }
+  });
+
+  it('refuses a seed node that is not host:port', () => {
+    for (const bad of ['redis+cluster://a:99999', 'redis+cluster://a:1,b:port']) {
+      expect([bad, refusal(bad)]).toEqual([bad, 'a seed node is not a host:port']);
+    }
+  });
+
+  it('refuses a path, a query or a fragment after any seed node', () => {
+    for (const bad of ['redis+cluster://a:1/0', 'redis+cluster://a:1/,b:2', 'redis+cluster://a:1?db=1', 'redis+cluster://a:1#x', 'redis+cluster://a:1,b:2?tls=1']) {
+      expect([bad, refusal(bad)]).toEqual([bad, NO_PATH]);
+    }
+  });
+
+  it('finds no hash tag without an opening brace, and looks for the closing one after it', () => {
+    expect(['ab}', 'a}b', '}{a}'].map(hasHashTag)).toEqual([false, false, true]);
+  });
+});
