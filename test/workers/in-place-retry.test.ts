@@ -1,4 +1,4 @@
-import { ConfigurationError, ThrottledError, TransientError } from '../../shared/errors.js';
+import { ConfigurationError, PermanentError, ThrottledError, TransientError } from '../../shared/errors.js';
 import { retryDelay, retryInPlace } from '../../workers/runtime/in-place-retry.js';
 
 const state = (over: Partial<Parameters<typeof retryDelay>[1]> = {}) => ({
@@ -41,5 +41,102 @@ describe('retries in place', () => {
     const last = new TransientError('500', { status: 500 });
     await expect(retryInPlace(async () => { calls++; throw last; }, { idempotent: false })).rejects.toBe(last);
     expect(calls).toBe(1);
+  });
+
+  it('takes a Retry-After equal to maxRetryAfterMs, not one past it', () => {
+    expect(retryDelay(new ThrottledError('429', { retryAfterMs: 5000 }), state(), half)).toEqual({ ms: 5000, refused: true });
+    expect(retryDelay(new TransientError('503', { status: 503, nextRetryDelayMs: 5000 }), state(), half)).toEqual({ ms: 5000, refused: true });
+    expect(retryDelay(new TransientError('503', { status: 503, nextRetryDelayMs: 5001 }), state(), half)).toBeUndefined();
+    // A read's hint is capped rather than refused.
+    expect(retryDelay(new TransientError('504', { status: 504, nextRetryDelayMs: 9000 }), state({ idempotent: true }), half)).toEqual({ ms: 5000, refused: false });
+  });
+
+  it("waits a refused request's hint exactly, and stops at refusedRetries", () => {
+    expect(retryDelay(new TransientError('503', { status: 503, nextRetryDelayMs: 700 }), state(), half)).toEqual({ ms: 700, refused: true });
+    expect(retryDelay(new TransientError('503', { status: 503 }), state({ refusals: 2 }), half)).toEqual({ ms: 150, refused: true });
+    expect(retryDelay(new TransientError('503', { status: 503 }), state({ refusals: 3 }), half)).toBeUndefined();
+    expect(retryDelay(new ThrottledError('429', { retryAfterMs: 10 }), state({ refusals: 2 }), half)).toEqual({ ms: 10, refused: true });
+    // Refusals used up, a read still has its own retries.
+    expect(retryDelay(new TransientError('503', { status: 503 }), state({ refusals: 3, idempotent: true }), half)).toEqual({ ms: 38, refused: false });
+  });
+
+  describe('the loop', () => {
+    /** Fails with `err` until `limit` calls, then permanently, so a miscounted loop ends instead of spinning. */
+    const failing = (err: Error, limit = 10) => {
+      const calls = { n: 0 };
+      const send = async (): Promise<string> => {
+        calls.n++;
+        throw calls.n > limit ? new PermanentError('too many calls') : err;
+      };
+      return { calls, send };
+    };
+    const zero = () => 0;
+
+    // The pauses the loop asks for, read off the timers it sets (the timers still run).
+    const realSetTimeout = globalThis.setTimeout;
+    let delays: unknown[] = [];
+    beforeEach(() => {
+      delays = [];
+      globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+        delays.push(ms);
+        return realSetTimeout(fn, ms);
+      }) as typeof setTimeout;
+    });
+    afterEach(() => {
+      globalThis.setTimeout = realSetTimeout;
+    });
+
+    it('counts reads and refusals apart, each up to its own limit', async () => {
+      const timeout = new TransientError('timeout', { code: 'ETIMEDOUT' });
+      const reads = failing(timeout);
+      await expect(retryInPlace(reads.send, { idempotent: true }, { readRetries: 2, readRetryBaseMs: 0 }, zero)).rejects.toBe(timeout);
+      expect(reads.calls.n).toBe(3);
+      const refused = new TransientError('refused', { code: 'ECONNREFUSED' });
+      const refusals = failing(refused);
+      await expect(retryInPlace(refusals.send, { idempotent: false }, { refusedRetries: 1, readRetryBaseMs: 0 }, zero)).rejects.toBe(refused);
+      expect(refusals.calls.n).toBe(2);
+    });
+
+    it('defaults to 3 refused retries up to a 5000 ms Retry-After', async () => {
+      const now = new ThrottledError('429', { retryAfterMs: 0 });
+      const zeroWait = failing(now);
+      await expect(retryInPlace(zeroWait.send, { idempotent: false })).rejects.toBe(now);
+      expect(zeroWait.calls.n).toBe(4);
+      const capped = new ThrottledError('429', { retryAfterMs: 200 });
+      const over = failing(capped);
+      await expect(retryInPlace(over.send, { idempotent: false }, { maxRetryAfterMs: 100 })).rejects.toBe(capped);
+      expect(over.calls.n).toBe(1);
+      expect(delays).toEqual([]);
+    });
+
+    it('pauses baseMs-based backoffs, defaulting to 50 ms, and sets no timer for a zero pause', async () => {
+      const timeout = new TransientError('timeout', { code: 'ETIMEDOUT' });
+      await expect(retryInPlace(failing(timeout).send, { idempotent: true }, { readRetryBaseMs: 8 }, zero)).rejects.toBe(timeout);
+      expect(delays).toEqual([4, 8, 16]);
+      delays = [];
+      await expect(retryInPlace(failing(timeout).send, { idempotent: true }, { readRetries: 1 }, zero)).rejects.toBe(timeout);
+      expect(delays).toEqual([25]);
+      delays = [];
+      await expect(retryInPlace(failing(timeout).send, { idempotent: true }, { readRetryBaseMs: 0 }, zero)).rejects.toBe(timeout);
+      expect(delays).toEqual([]);
+    });
+
+    it('sends nothing more once the signal has aborted, before or during the pause', async () => {
+      const timeout = new TransientError('timeout', { code: 'ETIMEDOUT' });
+      const before = failing(timeout);
+      let drawn = 0;
+      await expect(retryInPlace(before.send, { idempotent: true, signal: AbortSignal.abort() }, {}, () => ++drawn && 0)).rejects.toBe(timeout);
+      expect(before.calls.n).toBe(1);
+      expect(drawn).toBe(0);
+      const during = failing(timeout);
+      const controller = new AbortController();
+      // Aborts while the delay is chosen, i.e. after the first check and before the pause.
+      const abortNow = () => {
+        controller.abort();
+        return 0;
+      };
+      await expect(retryInPlace(during.send, { idempotent: true, signal: controller.signal }, { readRetryBaseMs: 2 }, abortNow)).rejects.toBe(timeout);
+      expect(during.calls.n).toBe(1);
+    });
   });
 });

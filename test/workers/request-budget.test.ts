@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { RequestBudget, type BudgetReservation } from '../../workers/runtime/request-budget.js';
+import { budgetRequests, budgetWaitSeconds } from '../../workers/runtime/process-metrics.js';
 import { uniquePrefix, workerRedis } from '../helpers/redis.js';
 
 interface Slot {
@@ -182,5 +184,53 @@ describe('request budget', () => {
     expect(() => new RequestBudget(redis, 'k', { perSecond: 5, burst: 6 })).toThrow('burst');
     expect(() => new RequestBudget(redis, 'k', { perSecond: 5, burst: 1.5 })).toThrow('burst');
     expect(() => new RequestBudget(redis, 'k', { perSecond: 5, marginMs: -1 })).toThrow('marginMs');
+  });
+
+  it('checks each option at its edges, naming the one at fault', async () => {
+    const make = (options: ConstructorParameters<typeof RequestBudget>[2]) => () => new RequestBudget(redis, 'k', options);
+    for (const perSecond of [0, -1, Number.NaN]) expect(make({ perSecond })).toThrow(new RangeError('perSecond must be > 0'));
+    const burstMessage = new RangeError('burst must be a whole number from 1 to perSecond');
+    for (const burst of [0, 6, 1.5, Number.NaN]) expect(make({ perSecond: 5, burst })).toThrow(burstMessage);
+    const marginMessage = new RangeError('marginMs must be from 0 to 999');
+    for (const marginMs of [-1, 1000, Number.NaN]) expect(make({ perSecond: 5, marginMs })).toThrow(marginMessage);
+    for (const options of [{ perSecond: 1 }, { perSecond: 5, burst: 5 }, { perSecond: 5, burst: 1, marginMs: 0 }, { perSecond: 5, marginMs: 999 }, { perSecond: 1.5 }]) {
+      expect(make(options)).not.toThrow();
+    }
+    const budget = new RequestBudget(redis, 'k', { perSecond: 10, burst: 2 });
+    const costMessage = new RangeError("cost must be a whole number from 1 to the budget's burst");
+    for (const cost of [0, 3, 1.5]) await expect(budget.reserve(cost)).rejects.toThrow(costMessage);
+  });
+
+  it('defines its script once per connection', () => {
+    new RequestBudget(redis, 'k', { perSecond: 5 });
+    const connection = redis as unknown as { defineCommand: (...args: unknown[]) => void };
+    let defined = 0;
+    connection.defineCommand = () => void defined++;
+    try {
+      new RequestBudget(redis, 'k', { perSecond: 5 });
+    } finally {
+      delete (connection as Partial<typeof connection>).defineCommand;
+    }
+    expect(defined).toBe(0);
+  });
+
+  it('counts requests and waiting under the last segment of its key', async () => {
+    const label = `label${randomUUID().slice(0, 8)}`;
+    const key = `${uniquePrefix('budget')}:${label}`;
+    const valueOf = async (metric: typeof budgetRequests) => (await metric.get()).values.find((v) => v.labels.budget === label)?.value;
+    // Slots 1,999 ms apart: the third request waits however slowly the machine runs.
+    const budget = new RequestBudget(redis, key, { perSecond: 2, burst: 2, marginMs: 999 });
+    try {
+      expect((await budget.reserve(2)).waitMs).toBe(0);
+      expect(await valueOf(budgetRequests)).toBe(2);
+      // Nothing waited yet: no waiting recorded, not even zero.
+      expect(await valueOf(budgetWaitSeconds)).toBeUndefined();
+      const { waitMs } = await budget.reserve();
+      expect(waitMs).toBeGreaterThan(0);
+      expect(await valueOf(budgetRequests)).toBe(3);
+      expect(await valueOf(budgetWaitSeconds)).toBeCloseTo(waitMs / 1000, 9);
+    } finally {
+      await redis.del(`${key}:tat-us`);
+    }
   });
 });
