@@ -50,3 +50,30 @@ describe('crypto envelopes', () => {
     expect(parseKey(Buffer.alloc(32, 7).toString('hex'))).toEqual(Buffer.alloc(32, 7));
   });
 });
+
+describe('crypto keys and key ids', () => {
+  it('reads keys with surrounding whitespace, as a file or an environment variable holds them', () => {
+    expect(parseKey(`  ${Buffer.alloc(32, 7).toString('hex')}\n`)).toEqual(Buffer.alloc(32, 7));
+    expect(parseKey(`\t${Buffer.alloc(32, 7).toString('base64')}\n`)).toEqual(Buffer.alloc(32, 7));
+  });
+
+  it('reads unpadded base64 whose last character is a hex digit as base64', () => {
+    const unpadded = Buffer.alloc(32, 1).toString('base64').replace(/=+$/, '');
+    expect(unpadded).toMatch(/[0-9a-fA-F]$/);
+    expect(parseKey(unpadded)).toEqual(Buffer.alloc(32, 1));
+  });
+
+  it('names an unknown key id as unconfigured, not as a failed authentication', () => {
+    const before = new Keyring(k1).encrypt('pw', 'a');
+    expect(() => new Keyring(k2).decrypt(before, 'a')).toThrow(
+      `no key with id ${keyId(k1)} is configured (set it in IDSYNC_SECRET_KEY or IDSYNC_PREVIOUS_SECRET_KEYS)`,
+    );
+  });
+
+  it('opens envelopes holding non-ASCII text and associated data', () => {
+    const ring = new Keyring(k1);
+    const env = ring.encrypt('pässwörd😀', 'crowd:ü1');
+    expect(Buffer.from(env.ct, 'base64').length).toBe(Buffer.byteLength('pässwörd😀', 'utf8'));
+    expect(ring.decrypt(env, 'crowd:ü1')).toBe('pässwörd😀');
+  });
+});

@@ -1,4 +1,5 @@
-import { pushUserDataSchema, setPasswordDataSchema, userSnapshotSchema, parseJobData, JOB_SCHEMAS, QUEUES, TARGETS } from '../../shared/jobs.js';
+import { pushUserDataSchema, setPasswordDataSchema, userSnapshotSchema, parseJobData, passwordSchema, toUserRef, JOB_SCHEMAS, LIMITS, QUEUES, TARGETS } from '../../shared/jobs.js';
+import { jsonBytes } from '../../shared/text.js';
 import { Keyring, parseKey } from '../../shared/crypto.js';
 
 const key = parseKey(Buffer.alloc(32, 7).toString('base64'));
@@ -45,5 +46,44 @@ describe('job contract', () => {
     for (const t of TARGETS) expect(QUEUES[t]).toBe(t);
     expect(Object.keys(JOB_SCHEMAS.crowd).sort()).toEqual(Object.keys(JOB_SCHEMAS.entra).sort());
     expect(() => parseJobData('crowd', 'no-such-job', {})).toThrow(/unknown job name/);
+  });
+});
+
+describe('job contract limits and messages', () => {
+  const base = { id: 'u1', username: 'alice', email: 'alice@example.com', active: true };
+  const messages = (result: { error?: { issues: Array<{ message: string }> } | undefined }) => result.error?.issues.map((i) => i.message) ?? [];
+  const attributes = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`a${i}`, 'v']));
+
+  it('accepts exactly the attribute limit and names the count one over', () => {
+    expect(userSnapshotSchema.safeParse({ ...base, attributes: attributes(LIMITS.attributes) }).success).toBe(true);
+    expect(messages(userSnapshotSchema.safeParse({ ...base, attributes: attributes(LIMITS.attributes + 1) }))).toEqual([`has ${LIMITS.attributes + 1} attributes; at most ${LIMITS.attributes}`]);
+  });
+
+  it('accepts a snapshot of exactly the byte limit and refuses one byte more', () => {
+    // Long attribute values make up the bulk; the last one is sized to land on the limit.
+    const sized = (extra: number) => {
+      const values = Array.from({ length: 15 }, () => 'x'.repeat(LIMITS.attributeValue));
+      const user = { ...base, attributes: { big: values, last: '' } };
+      const missing = LIMITS.snapshotBytes - jsonBytes(user) + extra;
+      return { ...user, attributes: { big: values, last: 'y'.repeat(missing) } };
+    };
+    expect(jsonBytes(sized(0))).toBe(LIMITS.snapshotBytes);
+    expect(userSnapshotSchema.safeParse(sized(0)).success).toBe(true);
+    expect(messages(userSnapshotSchema.safeParse(sized(1)))).toEqual(['the snapshot is 65,537 bytes as JSON; the limit is 64 KiB']);
+  });
+
+  it('names the password problem: length at 0, 1, 1024 and 1025 units, and unpaired surrogates', () => {
+    const lengthMessage = 'must be a string of 1 to 1024 characters';
+    expect(messages(passwordSchema.safeParse(''))).toEqual([lengthMessage]);
+    expect(passwordSchema.safeParse('a').success).toBe(true);
+    expect(passwordSchema.safeParse('😀'.repeat(512)).success).toBe(true);
+    expect(messages(passwordSchema.safeParse('😀'.repeat(512) + 'a'))).toEqual([lengthMessage]);
+    expect(messages(passwordSchema.safeParse('ab\ud800'))).toEqual(['must not contain unpaired surrogates (not valid Unicode)']);
+  });
+
+  it('keeps only the reference, without an undefined username', () => {
+    expect(toUserRef({ id: 'u1' })).toStrictEqual({ id: 'u1' });
+    expect(Object.keys(toUserRef({ id: 'u1', username: undefined }))).toEqual(['id']);
+    expect(toUserRef({ id: 'u1', username: 'alice' })).toStrictEqual({ id: 'u1', username: 'alice' });
   });
 });

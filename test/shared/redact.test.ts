@@ -93,3 +93,50 @@ describe('redaction', () => {
     for (const [input, expected] of cases) expect(redactText(input)).toBe(expected);
   });
 });
+
+describe('redaction of values and text shapes', () => {
+  it('passes null, numbers and booleans through, at the top and nested', () => {
+    expect(redactValue(null)).toBeNull();
+    expect(redactValue(5)).toBe(5);
+    expect(redactValue({ a: null, n: 5, b: true, u: undefined })).toStrictEqual({ a: null, n: 5, b: true, u: undefined });
+  });
+
+  it('cuts cycles', () => {
+    const loop: Record<string, unknown> = { name: 'x' };
+    loop.self = loop;
+    expect(redactValue(loop)).toEqual({ name: 'x', self: '[Circular]' });
+  });
+
+  it('summarises buffers by size', () => {
+    expect(redactValue({ body: Buffer.from('abc') })).toEqual({ body: '[Buffer 3 bytes]' });
+  });
+
+  it('turns errors into type, scrubbed message and scrubbed stack', () => {
+    const error = new TypeError('call failed with Bearer abc.def');
+    const out = redactValue(error) as { type: string; message: string; stack: string };
+    expect(out.type).toBe('TypeError');
+    expect(out.message).toBe(`call failed with Bearer ${REDACTED}`);
+    expect(out.stack).toContain(`TypeError: call failed with Bearer ${REDACTED}`);
+    expect(out.stack).not.toContain('abc.def');
+    const bare = new Error('no stack');
+    delete bare.stack;
+    expect(redactValue(bare)).toStrictEqual({ type: 'Error', message: 'no stack', stack: undefined });
+  });
+
+  it('leaves an absent, null or empty secret as it is, so "not set" stays visible', () => {
+    expect(redactValue({ password: undefined, token: null, secret: '' })).toStrictEqual({ password: undefined, token: null, secret: '' });
+    expect(redactValue({ password: 0 })).toEqual({ password: REDACTED });
+  });
+
+  it('scrubs each secret shape from free text', () => {
+    expect(redactText('Authorization: Basic dXNlcjpwYXNz')).toBe(`Authorization: Basic ${REDACTED}`);
+    expect(redactText('auth basic x')).toBe(`auth basic ${REDACTED}`);
+    expect(redactText('bearer abc-123')).toBe(`bearer ${REDACTED}`);
+    expect(redactText('jwt eyJhbGciOi.eyJzdWIi.sig here')).toBe(`jwt ${REDACTED} here`);
+    expect(redactText('redis://user:hunter2@host:6379/0')).toBe(`redis://user:${REDACTED}@host:6379/0`);
+    expect(redactText('password=hunter2&user=a')).toBe(`password=${REDACTED}&user=a`);
+    expect(redactText('{"client_secret": "abc", "x": 1}')).toBe(`{"client_secret": "${REDACTED}", "x": 1}`);
+    expect(redactText('passwd: abc, token=xyz access_token=q')).toBe(`passwd: ${REDACTED}, token=${REDACTED} access_token=${REDACTED}`);
+    expect(redactText('nothing secret here')).toBe('nothing secret here');
+  });
+});

@@ -1,0 +1,62 @@
+import type { Redis } from 'ioredis';
+import { LinkStore } from '../../shared/links.js';
+import { deletePrefix, uniquePrefix, workerRedis } from '../helpers/redis.js';
+
+let redis: Redis;
+let prefix: string;
+beforeAll(() => { redis = workerRedis(); });
+afterAll(() => redis.quit());
+beforeEach(() => { prefix = uniquePrefix('links'); });
+afterEach(() => deletePrefix(redis, prefix));
+
+const collect = async (links: AsyncIterable<unknown>) => {
+  const out: unknown[] = [];
+  for await (const link of links) out.push(link);
+  return out;
+};
+
+describe('link store', () => {
+  it('reads back exactly the fields written, with updatedAt from the given clock', async () => {
+    const store = new LinkStore(redis, prefix);
+    await store.update('crowd', 'u1', { remoteId: 'r1', remoteName: 'alice', writtenHash: 'w', readHash: 'h', version: 7 }, 1234);
+    expect(await store.get('crowd', 'u1')).toStrictEqual({ appUserId: 'u1', target: 'crowd', remoteId: 'r1', remoteName: 'alice', writtenHash: 'w', readHash: 'h', version: 7, updatedAt: 1234 });
+    expect(await redis.hgetall(`${prefix}:link:crowd:u1`)).toStrictEqual({ remoteId: 'r1', remoteName: 'alice', writtenHash: 'w', readHash: 'h', version: '7', updatedAt: '1234' });
+  });
+
+  it('leaves out fields that were never written', async () => {
+    const store = new LinkStore(redis, prefix);
+    await store.update('entra', 'u1', { remoteId: 'r1' }, 99);
+    expect(await store.get('entra', 'u1')).toStrictEqual({ appUserId: 'u1', target: 'entra', remoteId: 'r1', updatedAt: 99 });
+    // A hash written by an older version, without updatedAt.
+    await redis.hset(`${prefix}:link:entra:u2`, 'remoteId', 'r2');
+    expect(await store.get('entra', 'u2')).toStrictEqual({ appUserId: 'u2', target: 'entra', remoteId: 'r2' });
+    expect(await store.get('entra', 'nobody')).toBeUndefined();
+  });
+
+  it('works through two stores sharing one connection', async () => {
+    const first = new LinkStore(redis, prefix);
+    const second = new LinkStore(redis, prefix);
+    await first.update('crowd', 'u1', { remoteId: 'r1' }, 1);
+    await second.update('crowd', 'u2', { remoteId: 'r2' }, 2);
+    expect(await first.findByRemoteId('crowd', 'r2')).toBe('u2');
+    await second.remove('crowd', 'u1');
+    expect(await first.get('crowd', 'u1')).toBeUndefined();
+  });
+
+  it('lists every link across several HSCAN pages and skips reverse entries whose link is gone', async () => {
+    const store = new LinkStore(redis, prefix);
+    const count = 1200;
+    const pipeline = redis.pipeline();
+    for (let i = 0; i < count; i++) {
+      pipeline.hset(`${prefix}:link:crowd:u${i}`, { remoteId: `r${i}`, updatedAt: String(i) });
+      pipeline.hset(`${prefix}:link-remote:crowd`, `r${i}`, `u${i}`);
+    }
+    pipeline.hset(`${prefix}:link-remote:crowd`, 'r-dangling', 'u-gone');
+    await pipeline.exec();
+    const links = (await collect(store.listLinks('crowd'))) as Array<{ appUserId: string }>;
+    expect(links).toHaveLength(count);
+    expect(new Set(links.map((l) => l.appUserId)).size).toBe(count);
+    expect(links.every((l) => l !== undefined)).toBe(true);
+    expect(await collect(store.listLinks('entra'))).toEqual([]);
+  });
+});
