@@ -137,6 +137,15 @@ describe('retries in place', () => {
       };
       await expect(retryInPlace(during.send, { idempotent: true, signal: controller.signal }, { readRetryBaseMs: 2 }, abortNow)).rejects.toBe(timeout);
       expect(during.calls.n).toBe(1);
+      // A long pause chosen after the abort is not waited out (it would outlast the test's timeout).
+      const long = failing(timeout);
+      const late = new AbortController();
+      const abortLate = () => {
+        late.abort();
+        return 0;
+      };
+      await expect(retryInPlace(long.send, { idempotent: true, signal: late.signal }, { readRetryBaseMs: 120_000 }, abortLate)).rejects.toBe(timeout);
+      expect(long.calls.n).toBe(1);
     });
   });
 });

@@ -97,7 +97,8 @@ export function retryDelay(err: SyncError, s: RetryState, random = Math.random):
 }
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
+  // Already aborted: the 'abort' event has fired and will not fire again, so do not wait for it.
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
