@@ -2,6 +2,7 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import { loadConfig, type Env } from '../shared/config.js';
 import { JOB_NAMES, QUEUES, SCHEMA_VERSION, TARGETS, type SyncProgress, type Target } from '../shared/jobs.js';
 import { createRedis, sibling, whenReady } from '../shared/redis.js';
+import { queueEventsFromNow } from '../shared/queue-events.js';
 import { approvePlan, rejectPlan } from '../workers/sync/operators.js';
 import { PlanStore, type PlanEntry, type PlanMeta } from '../workers/sync/plan-store.js';
 import { progressBar } from './progress.js';
@@ -50,8 +51,7 @@ async function withSync<T>(env: Env, run: (ctx: { queue: Queue; events: () => Pr
       store: new PlanStore(redis, config.prefix),
       events: async () => {
         // BullMQ opens (and owns) a blocking copy of this lazy worker connection.
-        qe ??= new QueueEvents(QUEUES.sync, { connection: sibling(redis, 'worker', { lazyConnect: true }), prefix: config.prefix });
-        await qe.waitUntilReady();
+        qe ??= await queueEventsFromNow(queue, redis, sibling(redis, 'worker', { lazyConnect: true }));
         return qe;
       },
     });

@@ -24,6 +24,7 @@ import {
   type UserSnapshotInput,
 } from '../shared/jobs.js';
 import { createRedis, isCluster, sibling, whenReady } from '../shared/redis.js';
+import { queueEventsFromNow } from '../shared/queue-events.js';
 import { clusterPrefixProblem, isClusterUrl } from '../shared/redis-url.js';
 import { toIssues, validate } from '../shared/validation.js';
 import { withRedisErrors } from '../shared/redis-errors.js';
@@ -287,19 +288,8 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
     let p = events.get(name);
     if (!p) {
       p = (async () => {
-        // Read on from the stream's current last entry, not from '$': an event written before
-        // the first blocking read is sent would otherwise be lost, and a wait on it hang.
-        const [last] = await redis.xrevrange(queue(name).toKey('events'), '+', '-', 'COUNT', 1);
         eventsConnection ??= sibling(redis, 'worker', { lazyConnect: true });
-        const qe = new QueueEvents(name, { connection: eventsConnection, prefix, lastEventId: last?.[0] ?? '0-0' });
-        qe.on('error', () => undefined);
-        try {
-          await qe.waitUntilReady();
-        } catch (err) {
-          await qe.close();
-          throw err;
-        }
-        return qe;
+        return queueEventsFromNow(queue(name), redis, eventsConnection);
       })();
       // A failed start is not cached: the next call tries again.
       p.catch(() => events.delete(name));

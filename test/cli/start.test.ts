@@ -68,7 +68,9 @@ describe('idsync start with no configuration', () => {
       const enqueued = await client.userChanged({ id: 'u-start', username: 'start.user', email: 'start.user@example.com', firstName: 'Start', lastName: 'User' });
       for (const { target, jobId } of enqueued) {
         const queue = new Queue(target, { connection: redis, prefix });
-        const events = new QueueEvents(target, { connection: { url: REDIS_URL }, prefix });
+        // From the stream's start: a QueueEvents is "ready" before its first XREAD, so a job that
+        // finishes in between would otherwise be missed by both that read and the state check.
+        const events = new QueueEvents(target, { connection: { url: REDIS_URL }, prefix, lastEventId: '0-0' });
         try {
           await events.waitUntilReady();
           const job = await queue.getJob(jobId);

@@ -64,7 +64,8 @@ export async function startHarness(options: {
     quarantineProbeMs: 100,
     ...options.worker,
   });
-  const events = new QueueEvents(target, { connection: { url: REDIS_URL }, prefix });
+  // From the stream's start: a reader is ready before its first XREAD, and the prefix is fresh.
+  const events = new QueueEvents(target, { connection: { url: REDIS_URL }, prefix, lastEventId: '0-0' });
   await Promise.all([worker.start(), events.waitUntilReady()]);
   // No coalescing window by default: suites push one user many times in a row and wait on each job.
   const client = createSyncClient({ redisUrl: REDIS_URL, prefix, targets: [target], secretKey: TEST_KEY, backoffMs: 20, attempts: 5, coalesceWindowMs: 0, ...options.client });

@@ -49,7 +49,8 @@ export async function startSyncHarness(env: Env, directory: UserDirectory): Prom
   const sync = new SyncWorker({ config, connection: redis, connectors, directory, links, audit, logger, busyRetryMs: 200 });
   await Promise.all([app.start(), sync.start()]);
   const queue = new Queue(QUEUES.sync, { connection: redis, prefix });
-  const events = new QueueEvents(QUEUES.sync, { connection: { url: REDIS_URL }, prefix });
+  // From the stream's start: a reader is ready before its first XREAD, and the prefix is fresh.
+  const events = new QueueEvents(QUEUES.sync, { connection: { url: REDIS_URL }, prefix, lastEventId: '0-0' });
   await events.waitUntilReady();
   const run = async (name: string, data: Record<string, unknown>) => {
     const job: Job = await queue.add(name, { schemaVersion: SCHEMA_VERSION, enqueuedAt: Date.now(), ...data });

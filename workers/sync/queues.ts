@@ -1,4 +1,5 @@
-import { Queue, QueueEvents, type JobsOptions } from 'bullmq';
+import { Queue, type JobsOptions, type QueueEvents } from 'bullmq';
+import { queueEventsFromNow } from '../../shared/queue-events.js';
 import type { Redis } from 'ioredis';
 import { BULK_PRIORITY, JOB_NAMES, QUEUES, SCHEMA_VERSION, dedupId, type ApplyUserData, type PushUserData, type Target, type UserRef, type UserSnapshot } from '../../shared/jobs.js';
 import { standardJobOptions } from '../../producers/retention.js';
@@ -33,8 +34,7 @@ export class SyncQueues {
         const queue = new Queue(QUEUES[name], { connection: this.#o.connection, prefix: this.#o.prefix });
         // QueueEvents blocks on its stream, so it gets a connection of its own.
         const blocking = this.#o.connection.duplicate();
-        const events = new QueueEvents(QUEUES[name], { connection: blocking, prefix: this.#o.prefix });
-        await events.waitUntilReady();
+        const events = await queueEventsFromNow(queue, this.#o.connection, blocking);
         return { queue, events, tracker: new JobTracker(queue, events), blocking };
       })();
       this.#queues.set(name, q);

@@ -94,7 +94,7 @@ export async function startTargets(options: { redisUrl: string; crowd: CrowdEmul
   }));
   // Every job is looked up at once (Job.fromId), each adding a listener to its queue for the call.
   for (const w of workers) w.queue.setMaxListeners(0);
-  const events = workers.map((w) => new QueueEvents(w.target, { connection: { url: options.redisUrl }, prefix }));
+  const events = workers.map((w) => new QueueEvents(w.target, { connection: { url: options.redisUrl }, prefix, lastEventId: '0-0' }));
   await Promise.all([...workers.map((w) => w.start()), ...events.map((e) => e.waitUntilReady())]);
   const client = createSyncClient({ redisUrl: options.redisUrl, prefix, targets: ['crowd', 'entra'], secretKey: TEST_KEY, attempts: 8, backoffMs: 50, coalesceWindowMs: 0 });
   return {

@@ -80,7 +80,7 @@ async function startWorld(users: AppUser[]): Promise<World> {
   });
   const client = createSyncClient({ redisUrl: REDIS_URL, prefix: s.prefix, targets: ['crowd'], secretKey: TEST_KEY, backoffMs: 20, attempts: 4 });
   const crowdQueue = new Queue(QUEUES.crowd, { connection: s.redis, prefix: s.prefix });
-  const crowdEvents = new QueueEvents(QUEUES.crowd, { connection: { url: REDIS_URL }, prefix: s.prefix });
+  const crowdEvents = new QueueEvents(QUEUES.crowd, { connection: { url: REDIS_URL }, prefix: s.prefix, lastEventId: '0-0' });
   await crowdEvents.waitUntilReady();
   return { em, dir, s, rest: new CrowdRest(em), client, crowdQueue, crowdEvents, ownWrites: 0 };
 }

@@ -113,7 +113,8 @@ describe('full sync with Crowd: plan, guards, apply, convergence', () => {
     const { jobId } = await approvePlan(s.sync.plans, s.sync.queue, staged.id);
     expect(jobId).toBeDefined();
     const { QueueEvents, Job } = await import('bullmq');
-    const ev = new QueueEvents('sync', { connection: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' }, prefix: s.prefix });
+    // From the stream's start: the job may finish before this reader's first XREAD.
+    const ev = new QueueEvents('sync', { connection: { url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' }, prefix: s.prefix, lastEventId: '0-0' });
     await ev.waitUntilReady();
     const job = await Job.fromId(s.sync.queue, jobId);
     if (!(await job!.isCompleted())) await job!.waitUntilFinished(ev, 30_000);
