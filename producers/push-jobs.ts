@@ -96,15 +96,15 @@ async function merge(queue: Queue, merges: { existingId: string; ownId: string; 
   const client = await queue.backend.client;
   // Registered once per connection (the client forwards it to ioredis), so every call is an EVALSHA.
   if (typeof (client as unknown as Record<string, unknown>)[MERGE_COMMAND] !== 'function') {
-    client.defineCommand(MERGE_COMMAND, { numberOfKeys: 5, lua: MERGE_PUSH_LUA });
+    client.defineCommand(MERGE_COMMAND, { numberOfKeys: 6, lua: MERGE_PUSH_LUA });
   }
   const pipeline = client.pipeline();
   for (const { existingId, ownId, job } of merges) {
     const dedupId = job.opts.deduplication?.id;
     if (!dedupId) throw new Error('push jobs must carry a deduplication id');
     pipeline.runCommand(MERGE_COMMAND, [
-      queue.toKey('active'), queue.toKey(existingId), queue.toKey(ownId), `${queue.keys.de}:${dedupId}`, queue.toKey(`dn:${dedupId}`),
-      existingId, ownId, String(versionOf(job)), String(rankOf(job)), JSON.stringify(job.data), String(windowMs),
+      queue.toKey('active'), queue.toKey(existingId), queue.toKey(ownId), `${queue.keys.de}:${dedupId}`, queue.toKey(`dn:${dedupId}`), queue.toKey(`dn:${dedupId}:last`),
+      existingId, ownId, String(versionOf(job)), String(rankOf(job)), JSON.stringify(job.data), String(windowMs), job.name === JOB_NAMES.setPassword ? '0' : '1',
     ]);
   }
   const results = (await pipeline.exec()) ?? [];

@@ -29,14 +29,24 @@ export function ownRank(data: PushUserData): number {
  * running job is the window's write, and whatever arrives meanwhile merges into the held job.
  * This holds across producer processes, each of which only knows its own windows.
  *
- * KEYS: active list, the user's job, our job, the deduplication key, the next-job hash.
- * ARGV: the user's job id, our job id, our version, our rank, our data, the window in ms (0: none).
+ * BullMQ overwrites the next-job slot with every add, whatever it held: with two producers
+ * whose events cross, the older snapshot added last would follow the running job and the
+ * newer one be lost. So the newest snapshot that took the slot is kept beside it (`<slot>:last`,
+ * data and options, for an hour) and put back when an older one lands there, or into the job
+ * made from the slot if that has not started. Password changes are not copied (ARGV[7] 0):
+ * an envelope is kept nowhere but in its own job.
+ *
+ * KEYS: active list, the user's job, our job, the deduplication key, the next-job hash, its copy.
+ * ARGV: the user's job id, our job id, our version, our rank, our data, the window in ms (0: none),
+ * 1 to keep the copy.
  * Returns { outcome, the user's job's priority }.
  */
 export const MERGE_PUSH_LUA = `
-local activeKey, jobKey, ownKey, dedupKey, nextKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local activeKey, jobKey, ownKey, dedupKey, nextKey, lastKey = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local existingId, ownId, version, rank, data = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local windowMs = tonumber(ARGV[6]) or 0
+local keepCopy = ARGV[7] == '1'
+local LAST_TTL_MS = 3600000
 
 local function newer(stored)
   if not stored then return true end
@@ -57,12 +67,36 @@ local function holdNext()
   redis.call('HSET', nextKey, 'opts', cjson.encode(opts))
 end
 
+-- The newest snapshot that took the next-job slot, when it is at least as new as ours.
+local function newerCopy()
+  if not keepCopy then return nil end
+  local last = redis.call('HMGET', lastKey, 'data', 'opts')
+  if last[1] and not newer(last[1]) then return last end
+  return nil
+end
+
 -- The running job finished and BullMQ created ours from the next-job slot.
-if redis.call('EXISTS', ownKey) == 1 then return {'own', 0} end
+if redis.call('EXISTS', ownKey) == 1 then
+  local last = newerCopy()
+  if last and not redis.call('LPOS', activeKey, ownId) and not redis.call('HGET', ownKey, 'finishedOn') then
+    redis.call('HSET', ownKey, 'data', last[1])
+  end
+  return {'own', 0}
+end
 
 if redis.call('LPOS', activeKey, existingId) then
   local nextId = redis.call('HGET', nextKey, 'jid')
   if nextId == ownId then
+    local last = newerCopy()
+    if last then
+      redis.call('HSET', nextKey, 'data', last[1], 'opts', last[2])
+      holdNext()
+      return {'kept', 0}
+    end
+    if keepCopy then
+      redis.call('HSET', lastKey, 'data', data, 'opts', redis.call('HGET', nextKey, 'opts'))
+      redis.call('PEXPIRE', lastKey, LAST_TTL_MS)
+    end
     holdNext()
     return {'next', 0}
   end

@@ -164,4 +164,27 @@ describe('push jobs with a worker', () => {
     await h.finished(first!.jobId);
     expect(connector.calls.map((c) => c.version)).toEqual([1, 3]);
   });
+
+  it('keeps the newer follower when an older snapshot, added second by another producer, lands while the job runs', async () => {
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let started!: () => void;
+    const active = new Promise<void>((r) => (started = r));
+    connector.then(async () => { started(); await held; });
+    const followed = new Promise<void>((resolve) => { connector.onCall = () => connector.calls.length === 2 && resolve(); });
+    const [first] = await h.client.userChanged({ ...alice, version: 1 });
+    await active;
+    // Two producers whose events cross: the newer snapshot is added first, the older one after it.
+    // BullMQ keeps the last add as the job that follows; the merge must put the newer one back.
+    try {
+      await addPushJobs(h.worker.queue, [upsert(alice.id, 3, { email: 'three@example.com' })]);
+      await addPushJobs(h.worker.queue, [upsert(alice.id, 2, { origin: 'sync', email: 'two@example.com', opts: { priority: BULK_PRIORITY } })]);
+    } finally {
+      release();
+    }
+    await followed;
+    await h.finished(first!.jobId);
+    expect(connector.calls.map((c) => c.version)).toEqual([1, 3]);
+    expect(connector.users.get(alice.id)).toMatchObject({ version: 3, email: 'three@example.com' });
+  });
 });

@@ -132,7 +132,7 @@ describe('target-owned values', () => {
     expect(valuesFrom(r, [])).toEqual({});
   });
   it('puts them into the snapshot, dropping the ones the target has cleared', () => {
-    const snapshot = { id: 'a', username: 'ann', email: 'old@x.example', lastName: 'Old', version: 3 };
+    const snapshot = { id: 'a', username: 'ann', email: 'old@x.example', lastName: 'Old', active: true, version: 3 };
     expect(withTargetValues(snapshot, r, ['email', 'lastName', 'active'])).toEqual({ id: 'a', username: 'ann', email: 'ann@contoso.example', active: false, version: 3 });
     expect(withTargetValues(snapshot, r, [])).toBe(snapshot);
   });
