@@ -147,12 +147,18 @@ describe('push jobs with a worker', () => {
     expect(connector.users.get('u-3')!.email).toBe('live@example.com');
   });
 
-  it('runs the user job again after an active one, with the last snapshot', async () => {
+  /** The connector's next call runs until `release()`; `active` resolves once it has started. */
+  function holdNextCall() {
     let release!: () => void;
     const held = new Promise<void>((r) => (release = r));
     let started!: () => void;
     const active = new Promise<void>((r) => (started = r));
     connector.then(async () => { started(); await held; });
+    return { active, release };
+  }
+
+  it('runs the user job again after an active one, with the last snapshot', async () => {
+    const { active, release } = holdNextCall();
     const done = new Promise<void>((resolve) => { connector.onCall = (c) => { if (c.version === 3) resolve(); }; });
     const [first] = await h.client.userChanged({ ...alice, version: 1 });
     await active;
@@ -166,11 +172,7 @@ describe('push jobs with a worker', () => {
   });
 
   it('keeps the newer follower when an older snapshot, added second by another producer, lands while the job runs', async () => {
-    let release!: () => void;
-    const held = new Promise<void>((r) => (release = r));
-    let started!: () => void;
-    const active = new Promise<void>((r) => (started = r));
-    connector.then(async () => { started(); await held; });
+    const { active, release } = holdNextCall();
     const followed = new Promise<void>((resolve) => { connector.onCall = () => connector.calls.length === 2 && resolve(); });
     const [first] = await h.client.userChanged({ ...alice, version: 1 });
     await active;
