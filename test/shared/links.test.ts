@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { LinkStore } from '../../shared/links.js';
+import { LinkStore, remoteHash } from '../../shared/links.js';
+import type { RemoteUser } from '../../shared/jobs.js';
 import { deletePrefix, uniquePrefix, workerRedis } from '../helpers/redis.js';
 
 let redis: Redis;
@@ -58,5 +59,28 @@ describe('link store', () => {
     expect(new Set(links.map((l) => l.appUserId)).size).toBe(count);
     expect(links.every((l) => l !== undefined)).toBe(true);
     expect(await collect(store.listLinks('entra'))).toEqual([]);
+  });
+});
+
+describe('remoteHash', () => {
+  const base = { target: 'crowd', remoteId: 'r1', username: 'alice', email: 'alice@example.com', active: true, groups: ['a', 'b'] } as RemoteUser;
+
+  it('is 32 base64url characters, the same whatever the key order or the target', () => {
+    const h = remoteHash(base);
+    expect(h).toMatch(/^[A-Za-z0-9_-]{32}$/);
+    const reordered = { groups: ['a', 'b'], active: true, email: 'alice@example.com', username: 'alice', remoteId: 'r1', target: 'entra' } as RemoteUser;
+    expect(remoteHash(reordered)).toBe(h);
+  });
+
+  it('changes with any field, and with the photo only through its hash', () => {
+    const h = remoteHash(base);
+    for (const changed of [{ email: 'b@example.com' }, { active: false }, { groups: ['b', 'a'] }, { firstName: 'Al' }, { remoteId: 'r2' }]) {
+      expect([changed, remoteHash({ ...base, ...changed } as RemoteUser)]).not.toEqual([changed, h]);
+    }
+    const none = remoteHash({ ...base, photo: null } as RemoteUser);
+    const withPhoto = remoteHash({ ...base, photo: { hash: 'p1', contentType: 'image/png', data: 'AAAA' } } as unknown as RemoteUser);
+    expect(new Set([h, none, withPhoto]).size).toBe(3);
+    expect(remoteHash({ ...base, photo: { hash: 'p1', contentType: 'image/jpeg', data: 'BBBB' } } as unknown as RemoteUser)).toBe(withPhoto);
+    expect(remoteHash({ ...base, photo: { hash: 'p2', contentType: 'image/png', data: 'AAAA' } } as unknown as RemoteUser)).not.toBe(withPhoto);
   });
 });
