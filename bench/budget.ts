@@ -72,7 +72,7 @@ async function run(
 ): Promise<RunResult> {
   const prefix = `{bench-budget-${options.label}-${Date.now().toString(36)}}`;
   const redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
-  const events = new QueueEvents(QUEUES.crowd, { connection: { url: redisUrl }, prefix });
+  const events = new QueueEvents(QUEUES.crowd, { connection: { url: redisUrl }, prefix, lastEventId: '0-0' });
   const client = createSyncClient({ redisUrl, prefix, targets: ['crowd'], attempts: 8, backoffMs: 100 });
   const workers: (() => Promise<void>)[] = [];
   try {

@@ -78,7 +78,7 @@ async function run(em: EmulatorThread<CrowdConnectionInfo>, redis: Redis, redisU
     ...(crash && { IDSYNC_LOCK_DURATION_MS: String(crash.lockMs), IDSYNC_STALLED_INTERVAL_MS: String(crash.checkMs) }),
   };
   const queue = new Queue(QUEUES.crowd, { connection: redis, prefix });
-  const events = new QueueEvents(QUEUES.crowd, { connection: { url: redisUrl }, prefix });
+  const events = new QueueEvents(QUEUES.crowd, { connection: { url: redisUrl }, prefix, lastEventId: '0-0' });
   let stalled = 0;
   let lastStalledAt = 0;
   events.on('stalled', () => {

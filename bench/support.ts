@@ -93,7 +93,8 @@ export async function startPipeline(
     concurrency: options.concurrency,
     backoffMs: 100,
   });
-  const events = new QueueEvents(target, { connection: { url: redisUrl }, prefix });
+  // From the stream's start (the prefix is fresh): a reader is ready before its first blocking read.
+  const events = new QueueEvents(target, { connection: { url: redisUrl }, prefix, lastEventId: '0-0' });
   const client = createSyncClient({ redisUrl, prefix, targets: [target], attempts: 8, backoffMs: 100, ...(options.coalesceWindowMs !== undefined && { coalesceWindowMs: options.coalesceWindowMs }) });
   const close = async () => {
     await client.close();

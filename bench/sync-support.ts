@@ -168,7 +168,7 @@ export async function startWorkerProcess(env: Record<string, string>, options: {
     void exited.then((code) => reject(new Error(`idsync worker exited with ${code} before it was running`)));
   });
   const queue = new Queue(QUEUES.sync, { connection: redis, prefix });
-  const events = new QueueEvents(QUEUES.sync, { connection: { url: redisUrl }, prefix });
+  const events = new QueueEvents(QUEUES.sync, { connection: { url: redisUrl }, prefix, lastEventId: '0-0' });
   const stop = async () => {
     await events.close();
     await queue.close();
