@@ -33,6 +33,7 @@ const faultsSchema = z
     failNext: z.number().int().min(0),
     failNextStatus: z.number().int().min(400).max(599),
     failNextMode: z.enum(['before', 'after']),
+    failNextMethods: z.array(z.enum(['GET', 'POST', 'PATCH', 'PUT', 'DELETE'])).nullable(),
     faultRetryAfterSeconds: z.number().min(0).nullable(),
     throttleRate: z.number().min(0).max(1),
     latencyMs: z.number().min(0),

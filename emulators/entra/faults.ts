@@ -18,6 +18,8 @@ export interface EntraFaults {
   failNextStatus: number;
   /** 'before': the request is not applied; 'after': it is applied and the error is returned anyway. */
   failNextMode: 'before' | 'after';
+  /** Only requests (or `$batch` items) with one of these methods count toward failNext; null: any. */
+  failNextMethods: string[] | null;
   /** Retry-After, in Graph seconds (scaled by timeScale), on injected 429/503/504; null omits the header. */
   faultRetryAfterSeconds: number | null;
   /** Probability of a 429 below the limits ("heavy load"). */
@@ -68,6 +70,7 @@ export const DEFAULT_FAULTS: Readonly<EntraFaults> = Object.freeze({
   failNext: 0,
   failNextStatus: 503,
   failNextMode: 'before',
+  failNextMethods: null,
   faultRetryAfterSeconds: 1,
   throttleRate: 0,
   latencyMs: 0,

@@ -92,9 +92,9 @@ export function execute(core: Core, req: GraphRequest): GraphResponse {
     cost = resourceUnitCost(route.cost, req.method, costQuery(req));
     const write = WRITE_METHODS.has(req.method);
     const throttleHeaders = admit(core, req, cost, write);
-    injectFault(core, 'before');
+    injectFault(core, 'before', req.method);
     res = route.handler(req, core, params);
-    injectFault(core, 'after');
+    injectFault(core, 'after', req.method);
     Object.assign(res.headers, throttleHeaders);
   } catch (err) {
     res = errorResponse(core, err);
@@ -130,11 +130,11 @@ function throttled(retryAfterMs: number, scope: string, information: string): Gr
 }
 
 /** failNext (before or after applying the request) and the random error rate. */
-function injectFault(core: Core, phase: 'before' | 'after'): void {
+function injectFault(core: Core, phase: 'before' | 'after', method: string): void {
   const f = core.faults;
   const retryAfter = f.faultRetryAfterSeconds === null ? undefined : core.clock.scaled(f.faultRetryAfterSeconds) / 1000;
   const withRetry = (status: number): number | undefined => (status === 503 || status === 504 || status === 429 ? retryAfter : undefined);
-  if (f.failNext > 0 && f.failNextMode === phase) {
+  if (f.failNext > 0 && f.failNextMode === phase && (!f.failNextMethods || f.failNextMethods.includes(method))) {
     f.failNext--;
     core.stats.faultsInjected++;
     throw transientError(f.failNextStatus, withRetry(f.failNextStatus));

@@ -25,7 +25,7 @@ const RUNS = chaosSize(1000, 10_000);
 const TIMEOUT_MS = chaosTimeoutMs(90_000, 900_000);
 const TAXONOMY = new Set(['TransientError', 'PermanentError', 'ConfigurationError', 'ThrottledError']);
 // No waiting inside a call: a retry or a Retry-After would only slow the fuzzing down.
-const NO_RETRY = { readRetries: 0, refusedRetries: 0, maxRetryAfterMs: 0 };
+const NO_RETRY = { resendRetries: 0, refusedRetries: 0, maxRetryAfterMs: 0 };
 
 type Op = 'upsert' | 'upsert-linked' | 'delete' | 'password' | 'get' | 'probe';
 const OPS: Op[] = ['upsert', 'upsert-linked', 'delete', 'password', 'get', 'probe'];

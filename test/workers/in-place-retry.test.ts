@@ -2,7 +2,7 @@ import { ConfigurationError, PermanentError, ThrottledError, TransientError } fr
 import { retryDelay, retryInPlace } from '../../workers/runtime/in-place-retry.js';
 
 const state = (over: Partial<Parameters<typeof retryDelay>[1]> = {}) => ({
-  reads: 0, refusals: 0, readRetries: 3, refusedRetries: 3, baseMs: 50, maxRetryAfterMs: 5000, idempotent: false, ...over,
+  resends: 0, refusals: 0, resendRetries: 3, refusedRetries: 3, baseMs: 50, maxRetryAfterMs: 5000, idempotent: false, ...over,
 });
 const half = () => 0.5;
 
@@ -20,8 +20,8 @@ describe('retries in place', () => {
   it('sends a read again after any transient failure, with a growing backoff, a bounded number of times', () => {
     const err = new TransientError('timeout', { code: 'ETIMEDOUT' });
     expect(retryDelay(err, state({ idempotent: true }), half)).toEqual({ ms: 38, refused: false });
-    expect(retryDelay(err, state({ idempotent: true, reads: 2 }), half)).toEqual({ ms: 150, refused: false });
-    expect(retryDelay(err, state({ idempotent: true, reads: 3 }), half)).toBeUndefined();
+    expect(retryDelay(err, state({ idempotent: true, resends: 2 }), half)).toEqual({ ms: 150, refused: false });
+    expect(retryDelay(err, state({ idempotent: true, resends: 3 }), half)).toBeUndefined();
     // A Retry-After on a 5xx is the remote's word.
     expect(retryDelay(new TransientError('504', { status: 504, nextRetryDelayMs: 700 }), state({ idempotent: true }), half)).toEqual({ ms: 700, refused: false });
   });
@@ -35,7 +35,7 @@ describe('retries in place', () => {
 
   it('resolves with the first success and rethrows the last failure', async () => {
     let calls = 0;
-    await expect(retryInPlace(async () => (++calls < 3 ? Promise.reject(new TransientError('502', { status: 502 })) : 'ok'), { idempotent: true }, { readRetryBaseMs: 1 })).resolves.toBe('ok');
+    await expect(retryInPlace(async () => (++calls < 3 ? Promise.reject(new TransientError('502', { status: 502 })) : 'ok'), { idempotent: true }, { resendRetryBaseMs: 1 })).resolves.toBe('ok');
     expect(calls).toBe(3);
     calls = 0;
     const last = new TransientError('500', { status: 500 });
@@ -89,11 +89,11 @@ describe('retries in place', () => {
     it('counts reads and refusals apart, each up to its own limit', async () => {
       const timeout = new TransientError('timeout', { code: 'ETIMEDOUT' });
       const reads = failing(timeout);
-      await expect(retryInPlace(reads.send, { idempotent: true }, { readRetries: 2, readRetryBaseMs: 0 }, zero)).rejects.toBe(timeout);
+      await expect(retryInPlace(reads.send, { idempotent: true }, { resendRetries: 2, resendRetryBaseMs: 0 }, zero)).rejects.toBe(timeout);
       expect(reads.calls.n).toBe(3);
       const refused = new TransientError('refused', { code: 'ECONNREFUSED' });
       const refusals = failing(refused);
-      await expect(retryInPlace(refusals.send, { idempotent: false }, { refusedRetries: 1, readRetryBaseMs: 0 }, zero)).rejects.toBe(refused);
+      await expect(retryInPlace(refusals.send, { idempotent: false }, { refusedRetries: 1, resendRetryBaseMs: 0 }, zero)).rejects.toBe(refused);
       expect(refusals.calls.n).toBe(2);
     });
 
@@ -111,13 +111,13 @@ describe('retries in place', () => {
 
     it('pauses baseMs-based backoffs, defaulting to 50 ms, and sets no timer for a zero pause', async () => {
       const timeout = new TransientError('timeout', { code: 'ETIMEDOUT' });
-      await expect(retryInPlace(failing(timeout).send, { idempotent: true }, { readRetryBaseMs: 8 }, zero)).rejects.toBe(timeout);
+      await expect(retryInPlace(failing(timeout).send, { idempotent: true }, { resendRetryBaseMs: 8 }, zero)).rejects.toBe(timeout);
       expect(delays).toEqual([4, 8, 16]);
       delays = [];
-      await expect(retryInPlace(failing(timeout).send, { idempotent: true }, { readRetries: 1 }, zero)).rejects.toBe(timeout);
+      await expect(retryInPlace(failing(timeout).send, { idempotent: true }, { resendRetries: 1 }, zero)).rejects.toBe(timeout);
       expect(delays).toEqual([25]);
       delays = [];
-      await expect(retryInPlace(failing(timeout).send, { idempotent: true }, { readRetryBaseMs: 0 }, zero)).rejects.toBe(timeout);
+      await expect(retryInPlace(failing(timeout).send, { idempotent: true }, { resendRetryBaseMs: 0 }, zero)).rejects.toBe(timeout);
       expect(delays).toEqual([]);
     });
 
@@ -130,15 +130,15 @@ describe('retries in place', () => {
       expect(drawn).toBe(0);
       // Aborts while the delay is chosen, i.e. after the first check and before the pause; a long
       // pause chosen then is not waited out either (it would outlast the test's timeout).
-      for (const readRetryBaseMs of [2, 120_000]) {
+      for (const resendRetryBaseMs of [2, 120_000]) {
         const during = failing(timeout);
         const controller = new AbortController();
         const abortNow = () => {
           controller.abort();
           return 0;
         };
-        await expect(retryInPlace(during.send, { idempotent: true, signal: controller.signal }, { readRetryBaseMs }, abortNow)).rejects.toBe(timeout);
-        expect([readRetryBaseMs, during.calls.n]).toEqual([readRetryBaseMs, 1]);
+        await expect(retryInPlace(during.send, { idempotent: true, signal: controller.signal }, { resendRetryBaseMs }, abortNow)).rejects.toBe(timeout);
+        expect([resendRetryBaseMs, during.calls.n]).toEqual([resendRetryBaseMs, 1]);
       }
     });
   });

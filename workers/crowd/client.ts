@@ -50,6 +50,12 @@ interface RequestOptions extends CallOptions {
   subject?: string | undefined;
   /** No retry in place: the caller wants this one answer (a quarantine probe). */
   once?: boolean;
+  /**
+   * A POST whose repeat is harmless: its "already done" answer is accepted (so the request may
+   * be sent again in place after a failure that leaves open whether it landed). GET, PUT and
+   * DELETE are idempotent as HTTP says; a POST is not unless the caller says so.
+   */
+  idempotent?: boolean;
   /** The URL path when it differs from `resource` (which names the call in messages and metrics). */
   path?: string;
   /** Ask for XML: the reply text is the caller's to parse, error entities are read from XML. */
@@ -151,7 +157,8 @@ export class CrowdClient {
     const json: Record<string, unknown> = { ...body, password: { value: password } };
     if (Object.keys(attributes).length) json['attributes'] = { attributes: attributeList(attributes) };
     const call = { method: 'POST', resource: 'user', subject: body.name };
-    const reply = await this.#request('POST', 'user', { ...options, json, accept: ['INVALID_USER'], subject: body.name });
+    // A repeat of a create that landed is answered "already exists", which the caller settles.
+    const reply = await this.#request('POST', 'user', { ...options, json, accept: ['INVALID_USER'], subject: body.name, idempotent: true });
     if (reply.reason) {
       if (/already exists/i.test(reply.message ?? '')) return 'exists';
       throw this.#refusal(call, reply);
@@ -185,7 +192,7 @@ export class CrowdClient {
 
   /** Adds or replaces the listed attributes; others are left alone. */
   async storeAttributes(name: string, attributes: Record<string, string[]>, options: CallOptions = {}): Promise<void> {
-    await this.#request('POST', 'user/attribute', { ...options, query: { username: name }, json: { attributes: attributeList(attributes) }, subject: name });
+    await this.#request('POST', 'user/attribute', { ...options, query: { username: name }, json: { attributes: attributeList(attributes) }, subject: name, idempotent: true });
   }
 
   async deleteAttribute(name: string, attribute: string, options: CallOptions = {}): Promise<void> {
@@ -221,6 +228,7 @@ export class CrowdClient {
       json: { name: group },
       accept: ['MEMBERSHIP_ALREADY_EXISTS', 'GROUP_NOT_FOUND'],
       subject: `${name} → ${group}`,
+      idempotent: true,
     });
     return reply.reason === 'MEMBERSHIP_ALREADY_EXISTS' ? 'exists' : reply.reason === 'GROUP_NOT_FOUND' ? 'no-group' : 'added';
   }
@@ -304,7 +312,7 @@ export class CrowdClient {
 
   async #request(method: string, resource: string, options: RequestOptions): Promise<CrowdReply> {
     if (options.once) return this.#send(method, resource, options);
-    return retryInPlace(() => this.#send(method, resource, options), { idempotent: method === 'GET', signal: options.abortSignal }, this.#retry);
+    return retryInPlace(() => this.#send(method, resource, options), { idempotent: method !== 'POST' || options.idempotent === true, signal: options.abortSignal }, this.#retry);
   }
 
   async #send(method: string, resource: string, options: RequestOptions): Promise<CrowdReply> {

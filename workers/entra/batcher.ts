@@ -1,4 +1,4 @@
-import { isThrottledError, type SyncError } from '../../shared/errors.js';
+import { errorKind, isThrottledError, type SyncError } from '../../shared/errors.js';
 import type { RequestBudget } from '../runtime/request-budget.js';
 import { retryAfterMs, type RawReply } from './errors.js';
 
@@ -10,6 +10,11 @@ import { retryAfterMs, type RawReply } from './errors.js';
  * reply. A per-item 429 or 503 (Graph did not act on the item) is retried after that item's
  * own Retry-After (read with the exact casing Graph uses), a bounded number of times; after
  * that the caller gets the reply and turns a 429 into a ThrottledError, which pauses the queue.
+ * An idempotent item (one whose repeat leaves Graph as one copy would) is also sent again
+ * after a failure that leaves open whether Graph acted on it: its own 500, 502 or 504, or a
+ * whole `$batch` that timed out, was reset or came back unreadable. Without that, one lost
+ * `$batch` reply fails the attempt of every job with an item in it, and each job's next
+ * attempt reads its user again before writing.
  *
  * Batches save round trips, not quota: the budget, not the batch size, sets the pace.
  */
@@ -34,12 +39,27 @@ export interface BatcherOptions {
   throttleRetries?: number;
   /** A longer Retry-After is not waited out here but handed to the caller (the queue pauses). @defaultValue 10000 */
   maxRetryAfterMs?: number;
+  /** Resends of an idempotent item after a failure that may have applied it. @defaultValue 3 */
+  resendRetries?: number;
+  /** Pause before the first resend of an idempotent item; doubled per resend, with equal jitter. @defaultValue 50 */
+  resendRetryBaseMs?: number;
 }
+
+export interface SubmitOptions {
+  signal?: AbortSignal | undefined;
+  /** Sending the item twice leaves Graph as sending it once (see the class comment). @defaultValue false */
+  idempotent?: boolean;
+}
+
+// Statuses after which an item may or may not have been applied (503 and 429 say it was not).
+const AMBIGUOUS = new Set([500, 502, 504]);
 
 interface Entry {
   item: BatchItem;
   signal: AbortSignal | undefined;
+  idempotent: boolean;
   attempt: number;
+  resends: number;
   settled: boolean;
   resolve(reply: RawReply): void;
   reject(err: unknown): void;
@@ -52,24 +72,31 @@ export class WriteBatcher {
   readonly #lingerMs: number;
   readonly #throttleRetries: number;
   readonly #maxRetryAfterMs: number;
+  readonly #resendRetries: number;
+  readonly #resendRetryBaseMs: number;
+  readonly #random: () => number;
   #pending: Entry[] = [];
   #timer: NodeJS.Timeout | undefined;
   readonly #waits = new Set<NodeJS.Timeout>();
   #closed = false;
 
-  constructor(send: SendBatch, budget: RequestBudget, options: BatcherOptions = {}) {
+  constructor(send: SendBatch, budget: RequestBudget, options: BatcherOptions = {}, random = Math.random) {
     this.#send = send;
     this.#budget = budget;
     this.#maxItems = Math.max(1, Math.min(20, options.maxItems ?? 20));
     this.#lingerMs = Math.max(0, options.lingerMs ?? 5);
     this.#throttleRetries = Math.max(0, options.throttleRetries ?? 3);
     this.#maxRetryAfterMs = options.maxRetryAfterMs ?? 10_000;
+    this.#resendRetries = Math.max(0, options.resendRetries ?? 3);
+    this.#resendRetryBaseMs = Math.max(0, options.resendRetryBaseMs ?? 50);
+    this.#random = random;
   }
 
   /** Resolves with the item's reply (any status); rejects when the whole batch failed or the signal aborted. */
-  submit(item: BatchItem, signal?: AbortSignal): Promise<RawReply> {
+  submit(item: BatchItem, options: SubmitOptions = {}): Promise<RawReply> {
+    const { signal } = options;
     return new Promise<RawReply>((resolve, reject) => {
-      const entry: Entry = { item, signal, attempt: 0, settled: false, resolve, reject };
+      const entry: Entry = { item, signal, idempotent: options.idempotent ?? false, attempt: 0, resends: 0, settled: false, resolve, reject };
       const onAbort = () => this.#settle(entry, () => reject(signal!.reason));
       signal?.addEventListener('abort', onAbort, { once: true });
       entry.resolve = (r) => { signal?.removeEventListener('abort', onAbort); resolve(r); };
@@ -114,18 +141,34 @@ export class WriteBatcher {
       (err: SyncError) => {
         for (const e of entries) {
           if (isThrottledError(err)) this.#handle(e, throttledReply(err.retryAfterMs));
-          else this.#settle(e, () => e.reject(err));
+          else if (!this.#resend(e, errorKind(err) === 'transient' && err.code !== 'ABORTED', hintOf((err as { nextRetryDelayMs?: number }).nextRetryDelayMs))) this.#settle(e, () => e.reject(err));
         }
       },
     );
   }
 
   #handle(entry: Entry, reply: RawReply): void {
+    if (AMBIGUOUS.has(reply.status) && this.#resend(entry, true, hintOf(retryAfterMs(reply.headers, -1)))) return;
     // 429 and 503 say Graph did not act on the item: sending it again cannot apply it twice.
     if ((reply.status !== 429 && reply.status !== 503) || entry.attempt >= this.#throttleRetries) return this.#settle(entry, () => entry.resolve(reply));
     const waitMs = retryAfterMs(reply.headers, reply.status === 503 ? 100 : 1000);
     if (waitMs > this.#maxRetryAfterMs) return this.#settle(entry, () => entry.resolve(reply));
     entry.attempt++;
+    this.#readmitAfter(entry, waitMs);
+  }
+
+  /** Sends an idempotent item again after a failure that may have applied it; false when that is not for here. */
+  #resend(entry: Entry, transient: boolean, hintMs: number | undefined): boolean {
+    if (!transient || !entry.idempotent || entry.resends >= this.#resendRetries) return false;
+    const exp = this.#resendRetryBaseMs * 2 ** entry.resends;
+    const waitMs = hintMs ?? Math.round(exp / 2 + this.#random() * (exp / 2));
+    if (waitMs > this.#maxRetryAfterMs) return false;
+    entry.resends++;
+    this.#readmitAfter(entry, waitMs);
+    return true;
+  }
+
+  #readmitAfter(entry: Entry, waitMs: number): void {
     const timer = setTimeout(() => {
       this.#waits.delete(timer);
       if (!entry.settled) this.#admit(entry);
@@ -139,6 +182,8 @@ export class WriteBatcher {
     action();
   }
 }
+
+const hintOf = (ms: number | undefined) => (ms === undefined || ms < 0 ? undefined : ms);
 
 /** A whole batch answered 429: each item is treated as if it had been. */
 function throttledReply(ms: number): RawReply {

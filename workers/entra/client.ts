@@ -47,6 +47,12 @@ export interface RequestOptions extends CallOptions {
   permission?: string | undefined;
   /** No retry in place: the caller wants this one answer (a quarantine probe). */
   once?: boolean;
+  /**
+   * A POST write whose repeat is harmless: Graph's "already exists" answer is accepted, so the
+   * item may be sent again after a failure that leaves open whether it landed. PATCH (it sets
+   * properties) and DELETE (404 accepted) are taken as idempotent; a POST only when said so.
+   */
+  idempotent?: boolean;
 }
 
 /** A successful reply, or a failure whose status the caller accepted. */
@@ -112,7 +118,7 @@ export class GraphClient {
   async write(method: 'POST' | 'PATCH' | 'DELETE', path: string, options: RequestOptions = {}): Promise<GraphReply> {
     const call: GraphCall = { method, path, subject: options.subject, permission: options.permission };
     const item: BatchItem = { method, url: withQuery(path, options.query), ...(options.json !== undefined && { body: options.json }), ...(options.headers && { headers: options.headers }) };
-    const raw = await this.#batcher.submit(item, options.abortSignal);
+    const raw = await this.#batcher.submit(item, { signal: options.abortSignal, idempotent: method !== 'POST' || options.idempotent === true });
     return this.#accept(call, raw, options.accept, method === 'POST' && raw.status !== 204);
   }
 

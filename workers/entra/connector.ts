@@ -237,7 +237,8 @@ export class EntraConnector implements SyncConnector {
     const body = createBody(desired.body);
     const json = { ...body, mailNickname: desired.mailNickname, passwordProfile };
     const subject = desired.body.userPrincipalName;
-    const reply = await this.#d.client.write('POST', '/users', { ...call, json, accept: [400], subject, permission: PERMISSION.writeUsers });
+    // A repeat of a create that landed is answered ObjectConflict, settled below by a read.
+    const reply = await this.#d.client.write('POST', '/users', { ...call, json, accept: [400], subject, permission: PERMISSION.writeUsers, idempotent: true });
     if (reply.status === 400) {
       const conflict = reply.error?.details.some((d) => d.code === 'ObjectConflict' && d.target === 'userPrincipalName');
       if (!conflict) throw this.#d.client.refusal(reply);

@@ -129,7 +129,7 @@ export async function applyGroupPlan(client: GraphClient, groups: GroupDirectory
   const results = await Promise.allSettled([
     ...plan.add.map((g) =>
       options.whileInvisible(async () => {
-        const reply = await client.write('POST', `/groups/${g.id}/members/$ref`, { ...call, json: ref, accept: [400, 404], subject: `${options.subject} → ${g.displayName}` });
+        const reply = await client.write('POST', `/groups/${g.id}/members/$ref`, { ...call, json: ref, accept: [400, 404], subject: `${options.subject} → ${g.displayName}`, idempotent: true });
         if (reply.status === 400 && /already exist/i.test(reply.error?.message ?? '')) return false;
         if (reply.status === 404) {
           // The user may not be visible yet, or the group is gone: either way, names are resolved afresh next time.

@@ -6,21 +6,25 @@ import { errorKind, type SyncError } from '../../shared/errors.js';
  * next attempt re-reads the user before it writes (the write may have landed) and waits out
  * the job backoff, and each attempt is another chance to fail for good. So:
  *
- * - a read (GET) that failed transiently is sent again after a short backoff: a read changes
- *   nothing, whatever happened to it;
+ * - an idempotent request that failed transiently is sent again after a short backoff: a read,
+ *   or a write whose repeat leaves the remote as one copy would (a full replace, a delete or
+ *   add whose "already done" answer the caller accepts, a create whose "already exists" the
+ *   caller settles by reading). Whether the first copy landed does not matter then, so no
+ *   fresh read is needed to find out;
  * - any request the remote refused without acting on it (429 and 503 ask the caller to come
  *   back later, a refused connection never reached the remote) is sent again after the
  *   remote's Retry-After, read exactly, when that is short;
- * - everything else is the runtime's: a write that timed out, was reset or answered 500/502/504
- *   may have been applied, and only a fresh read in the next attempt can tell.
+ * - everything else is the runtime's: a write that is not idempotent (a rename) and timed out,
+ *   was reset or answered 500/502/504 may have been applied, and only a fresh read in the next
+ *   attempt can tell.
  *
  * The caller's budget is taken again for every retry (the retry is a request like any other).
  */
 export interface InPlaceRetryOptions {
-  /** Extra tries of a read after a transient failure. @defaultValue 3 */
-  readRetries?: number;
-  /** Pause before the first extra try of a read; doubled per try, with equal jitter. @defaultValue 50 */
-  readRetryBaseMs?: number;
+  /** Extra tries of an idempotent request after a transient failure. @defaultValue 3 */
+  resendRetries?: number;
+  /** Pause before the first extra try of an idempotent request; doubled per try, with equal jitter. @defaultValue 50 */
+  resendRetryBaseMs?: number;
   /** Extra tries of a request the remote refused without acting on it. @defaultValue 3 */
   refusedRetries?: number;
   /**
@@ -32,7 +36,7 @@ export interface InPlaceRetryOptions {
 
 /** What the caller knows about the request. */
 export interface RetryRequest {
-  /** A read: sending it twice changes nothing. */
+  /** Sending it twice leaves the remote as sending it once (see above). */
   idempotent: boolean;
   signal?: AbortSignal | undefined;
 }
@@ -42,19 +46,19 @@ const NOT_SENT = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREAC
 
 /** Resolves with the first success; rethrows the last failure once no retry is safe or left. */
 export async function retryInPlace<T>(send: () => Promise<T>, request: RetryRequest, options: InPlaceRetryOptions = {}, random = Math.random): Promise<T> {
-  const readRetries = options.readRetries ?? 3;
+  const resendRetries = options.resendRetries ?? 3;
   const refusedRetries = options.refusedRetries ?? 3;
-  const baseMs = options.readRetryBaseMs ?? 50;
+  const baseMs = options.resendRetryBaseMs ?? 50;
   const maxRetryAfterMs = options.maxRetryAfterMs ?? 5000;
-  for (let reads = 0, refusals = 0; ; ) {
+  for (let resends = 0, refusals = 0; ; ) {
     try {
       return await send();
     } catch (err) {
       if (request.signal?.aborted) throw err;
-      const wait = retryDelay(err as SyncError, { reads, refusals, readRetries, refusedRetries, baseMs, maxRetryAfterMs, idempotent: request.idempotent }, random);
+      const wait = retryDelay(err as SyncError, { resends, refusals, resendRetries, refusedRetries, baseMs, maxRetryAfterMs, idempotent: request.idempotent }, random);
       if (wait === undefined) throw err;
       if (wait.refused) refusals++;
-      else reads++;
+      else resends++;
       await sleep(wait.ms, request.signal);
       if (request.signal?.aborted) throw err;
     }
@@ -62,9 +66,9 @@ export async function retryInPlace<T>(send: () => Promise<T>, request: RetryRequ
 }
 
 interface RetryState {
-  reads: number;
+  resends: number;
   refusals: number;
-  readRetries: number;
+  resendRetries: number;
   refusedRetries: number;
   baseMs: number;
   maxRetryAfterMs: number;
@@ -89,8 +93,8 @@ export function retryDelay(err: SyncError, s: RetryState, random = Math.random):
     const ms = typeof hinted === 'number' ? hinted : backoff(s.refusals);
     return ms <= s.maxRetryAfterMs ? { ms, refused: true } : undefined;
   }
-  if (s.idempotent && s.reads < s.readRetries) {
-    const ms = typeof hinted === 'number' ? Math.min(hinted, s.maxRetryAfterMs) : backoff(s.reads);
+  if (s.idempotent && s.resends < s.resendRetries) {
+    const ms = typeof hinted === 'number' ? Math.min(hinted, s.maxRetryAfterMs) : backoff(s.resends);
     return { ms, refused: false };
   }
   return undefined;

@@ -1,7 +1,7 @@
 // Reply → taxonomy mapping, the UPN rule and the $batch writer, for the shapes and timings
 // the emulator cannot easily produce on demand.
 import { Redis } from 'ioredis';
-import { errorKind } from '../../../shared/errors.js';
+import { ConfigurationError, TransientError, errorKind } from '../../../shared/errors.js';
 import { RequestBudget } from '../../../workers/runtime/request-budget.js';
 import { WriteBatcher, type BatchItem } from '../../../workers/entra/batcher.js';
 import { withQuery } from '../../../workers/entra/client.js';
@@ -157,6 +157,49 @@ describe('WriteBatcher', () => {
     batcher.close();
   });
 
+  it('sends an idempotent item again after a failure that may have applied it; anything else goes back to its caller', async () => {
+    const sends: Record<string, number> = {};
+    let batches = 0;
+    const batcher = new WriteBatcher(async (items) => {
+      for (const it of items) sends[`${it.method} ${it.url}`] = (sends[`${it.method} ${it.url}`] ?? 0) + 1;
+      // The first whole `$batch` times out (its items may have landed); later ones answer per item.
+      if (++batches === 1) throw new TransientError('Graph did not answer POST /$batch within 200 ms', { code: 'ETIMEDOUT' });
+      return items.map((it) => {
+        const n = sends[`${it.method} ${it.url}`]!;
+        // /users/4 answers 500 every time; /users/5 answers 502 once; the rest succeed.
+        if (it.url === '/users/4' || (it.url === '/users/5' && n === 2)) return { ...ok(it.url === '/users/4' ? 500 : 502) };
+        return ok(it.method === 'POST' ? 201 : 204);
+      });
+    }, budget(), { lingerMs: 5, resendRetries: 3, resendRetryBaseMs: 2 });
+    const create: BatchItem = { method: 'POST', url: '/users', body: {} };
+    const restore: BatchItem = { method: 'POST', url: '/directory/deletedItems/1/restore' };
+    const replies = await Promise.allSettled([
+      batcher.submit(item(1), { idempotent: true }),
+      batcher.submit(create, { idempotent: true }),
+      batcher.submit(restore),
+      batcher.submit(item(4), { idempotent: true }),
+      batcher.submit(item(5), { idempotent: true }),
+    ]);
+    expect(replies.map((r) => (r.status === 'fulfilled' ? r.value.status : (r.reason as Error).message))).toEqual([
+      204, 201, 'Graph did not answer POST /$batch within 200 ms', 500, 204,
+    ]);
+    // A repeat of a restore that landed would fail: it went back after its one send. The
+    // always-failing item stopped after resendRetries; /users/5 needed one more send.
+    expect(sends).toEqual({ 'PATCH /users/1': 2, 'POST /users': 2, 'POST /directory/deletedItems/1/restore': 1, 'PATCH /users/4': 4, 'PATCH /users/5': 3 });
+    batcher.close();
+  });
+
+  it('does not send an item again when the whole $batch was refused for good', async () => {
+    let sent = 0;
+    const batcher = new WriteBatcher(async () => {
+      sent++;
+      throw new ConfigurationError('Graph refused the token');
+    }, budget(), { lingerMs: 1, resendRetryBaseMs: 1 });
+    await expect(batcher.submit(item(1), { idempotent: true })).rejects.toThrow('Graph refused the token');
+    expect(sent).toBe(1);
+    batcher.close();
+  });
+
   it('rejects a caller whose signal aborts before its item is sent, without holding back the others', async () => {
     let sent = 0;
     const batcher = new WriteBatcher(async (items) => {
@@ -164,7 +207,7 @@ describe('WriteBatcher', () => {
       return items.map(() => ok());
     }, budget(), { lingerMs: 30 });
     const abort = new AbortController();
-    const gone = batcher.submit(item(1), abort.signal);
+    const gone = batcher.submit(item(1), { signal: abort.signal });
     const kept = batcher.submit(item(2));
     abort.abort(new Error('shutdown'));
     await expect(gone).rejects.toThrow('shutdown');
