@@ -178,8 +178,10 @@ export function createSyncClient(options: SyncClientOptions = {}): SyncClient {
           issues.push(...toIssues(parsed.error, ['users', i]));
           continue;
         }
-        // Within one call the later entry for a user wins, as it would across calls.
-        const user = { ...parsed.data, version: parsed.data.version ?? nextVersion() };
+        // Within one call the later entry for a user wins, as it would across calls. (The
+        // parsed object is zod's fresh copy: the version is set on it, not on another copy.)
+        const user = parsed.data as typeof parsed.data & { version: number };
+        user.version ??= nextVersion();
         const prev = latest.get(user.id);
         if (!prev || user.version >= prev.version) latest.set(user.id, user);
       }

@@ -63,7 +63,7 @@ async function addChunk(queue: Queue, jobs: readonly PushJob[], windowMs: number
       throw new Error(`push job for user ${jobs[pending[0]!]!.data.user.id} not enqueued: the user's job kept changing state; try again`);
     }
     const ownIds = pending.map(freshId);
-    const added = await add(queue, pending.map((index, k) => ({ ...jobs[index]!, opts: { ...jobs[index]!.opts, jobId: ownIds[k] } })));
+    const added = await add(queue, pending.map((index, k) => ({ name: jobs[index]!.name ?? JOB_NAMES.pushUser, data: jobs[index]!.data, opts: { ...jobs[index]!.opts, jobId: ownIds[k] } })));
     const merges: { index: number; existingId: string; ownId: string }[] = [];
     pending.forEach((index, k) => {
       ids[index] = added[k]!;
@@ -85,11 +85,10 @@ async function addChunk(queue: Queue, jobs: readonly PushJob[], windowMs: number
   return ids;
 }
 
-async function add(queue: Queue, jobs: readonly PushJob[]): Promise<string[]> {
+async function add(queue: Queue, jobs: { name: string; data: unknown; opts: JobsOptions }[]): Promise<string[]> {
   // One job goes through `add`: no pipeline to build, which keeps `userChanged` cheap.
-  if (jobs.length === 1) return [(await queue.add(jobs[0]!.name ?? JOB_NAMES.pushUser, jobs[0]!.data, jobs[0]!.opts)).id!];
-  const added = await queue.addBulk(jobs.map((j) => ({ name: j.name ?? JOB_NAMES.pushUser, data: j.data, opts: j.opts })));
-  return added.map((j) => j.id!);
+  if (jobs.length === 1) return [(await queue.add(jobs[0]!.name, jobs[0]!.data, jobs[0]!.opts)).id!];
+  return (await queue.addBulk(jobs)).map((j) => j.id!);
 }
 
 async function merge(queue: Queue, merges: { existingId: string; ownId: string; job: PushJob }[], windowMs: number): Promise<[MergeOutcome, number][]> {

@@ -22,9 +22,14 @@ const BIDI = /[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/;
 const ZERO_WIDTH = /[\u200b-\u200d\u2060\ufeff]/;
 // Deliberately without the `u` flag: it matches code units, so a lone half of a pair is seen.
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+// Every character one of the checks below looks at (surrogates too, paired or not): a value
+// without any, which is nearly every value, is clean after one scan instead of four.
+// eslint-disable-next-line no-control-regex
+const SUSPECT = /[\u0000-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ud800-\udfff\ufeff]/;
 
 /** What is wrong with a single-line value, or undefined when nothing is. */
 export function singleLineProblem(value: string): string | undefined {
+  if (!SUSPECT.test(value)) return undefined;
   if (CONTROL.test(value)) return 'must not contain control characters (NUL, TAB, CR, LF, DEL, C1)';
   if (BIDI.test(value)) return 'must not contain bidirectional formatting characters';
   if (ZERO_WIDTH.test(value)) return 'must not contain zero-width characters';
@@ -33,6 +38,7 @@ export function singleLineProblem(value: string): string | undefined {
 
 /** What is wrong with free text (line breaks and tabs allowed), or undefined. */
 export function freeTextProblem(value: string): string | undefined {
+  if (!SUSPECT.test(value)) return undefined;
   if (CONTROL_EXCEPT_LINES.test(value)) return 'must not contain control characters other than TAB, CR and LF';
   return anyTextProblem(value);
 }
