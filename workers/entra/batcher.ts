@@ -139,16 +139,19 @@ export class WriteBatcher {
     this.#send(entries.map((e) => e.item)).then(
       (replies) => entries.forEach((e, i) => this.#handle(e, replies[i]!)),
       (err: SyncError) => {
+        // A lost `$batch` reply (timeout, reset, unreadable body, 5xx): each item may have landed.
+        const lost = errorKind(err) === 'transient' && err.code !== 'ABORTED';
+        const hintMs = hintOf((err as { nextRetryDelayMs?: number }).nextRetryDelayMs);
         for (const e of entries) {
           if (isThrottledError(err)) this.#handle(e, throttledReply(err.retryAfterMs));
-          else if (!this.#resend(e, errorKind(err) === 'transient' && err.code !== 'ABORTED', hintOf((err as { nextRetryDelayMs?: number }).nextRetryDelayMs))) this.#settle(e, () => e.reject(err));
+          else if (!(lost && this.#resend(e, hintMs))) this.#settle(e, () => e.reject(err));
         }
       },
     );
   }
 
   #handle(entry: Entry, reply: RawReply): void {
-    if (AMBIGUOUS.has(reply.status) && this.#resend(entry, true, hintOf(retryAfterMs(reply.headers, -1)))) return;
+    if (AMBIGUOUS.has(reply.status) && this.#resend(entry, hintOf(retryAfterMs(reply.headers, -1)))) return;
     // 429 and 503 say Graph did not act on the item: sending it again cannot apply it twice.
     if ((reply.status !== 429 && reply.status !== 503) || entry.attempt >= this.#throttleRetries) return this.#settle(entry, () => entry.resolve(reply));
     const waitMs = retryAfterMs(reply.headers, reply.status === 503 ? 100 : 1000);
@@ -158,8 +161,8 @@ export class WriteBatcher {
   }
 
   /** Sends an idempotent item again after a failure that may have applied it; false when that is not for here. */
-  #resend(entry: Entry, transient: boolean, hintMs: number | undefined): boolean {
-    if (!transient || !entry.idempotent || entry.resends >= this.#resendRetries) return false;
+  #resend(entry: Entry, hintMs: number | undefined): boolean {
+    if (!entry.idempotent || entry.resends >= this.#resendRetries) return false;
     const exp = this.#resendRetryBaseMs * 2 ** entry.resends;
     const waitMs = hintMs ?? Math.round(exp / 2 + this.#random() * (exp / 2));
     if (waitMs > this.#maxRetryAfterMs) return false;
@@ -183,6 +186,7 @@ export class WriteBatcher {
   }
 }
 
+// A negative fallback from retryAfterMs means "no Retry-After": back off on our own then.
 const hintOf = (ms: number | undefined) => (ms === undefined || ms < 0 ? undefined : ms);
 
 /** A whole batch answered 429: each item is treated as if it had been. */
