@@ -77,7 +77,8 @@ export class WriteBatcher {
   readonly #random: () => number;
   #pending: Entry[] = [];
   #timer: NodeJS.Timeout | undefined;
-  readonly #waits = new Set<NodeJS.Timeout>();
+  /** Items waiting out a Retry-After or a backoff before they are sent again. */
+  readonly #waits = new Map<NodeJS.Timeout, Entry>();
   #closed = false;
 
   constructor(send: SendBatch, budget: RequestBudget, options: BatcherOptions = {}, random = Math.random) {
@@ -105,15 +106,15 @@ export class WriteBatcher {
     });
   }
 
-  /** Rejects whatever has not been sent yet. */
+  /** Rejects whatever has not been sent yet, items waiting to be sent again included. */
   close(): void {
     this.#closed = true;
     clearTimeout(this.#timer);
-    for (const t of this.#waits) clearTimeout(t);
+    for (const t of this.#waits.keys()) clearTimeout(t);
+    const left = [...this.#waits.values(), ...this.#pending];
     this.#waits.clear();
-    const pending = this.#pending;
     this.#pending = [];
-    for (const e of pending) this.#settle(e, () => e.reject(new Error('the Entra connector was closed')));
+    for (const e of left) this.#settle(e, () => e.reject(new Error('the Entra connector was closed')));
   }
 
   /** Takes the item's write from the budget, then queues it for the next batch. */
@@ -172,11 +173,13 @@ export class WriteBatcher {
   }
 
   #readmitAfter(entry: Entry, waitMs: number): void {
+    // The reply of a batch in flight at close() arrives after it: nothing is sent any more.
+    if (this.#closed) return this.#settle(entry, () => entry.reject(new Error('the Entra connector was closed')));
     const timer = setTimeout(() => {
       this.#waits.delete(timer);
       if (!entry.settled) this.#admit(entry);
     }, waitMs);
-    this.#waits.add(timer);
+    this.#waits.set(timer, entry);
   }
 
   #settle(entry: Entry, action: () => void): void {

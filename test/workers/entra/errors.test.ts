@@ -1,16 +1,12 @@
-// Reply → taxonomy mapping, the UPN rule and the $batch writer, for the shapes and timings
-// the emulator cannot easily produce on demand.
-import { Redis } from 'ioredis';
-import { ConfigurationError, TransientError, errorKind } from '../../../shared/errors.js';
-import { RequestBudget } from '../../../workers/runtime/request-budget.js';
-import { WriteBatcher, type BatchItem } from '../../../workers/entra/batcher.js';
+// Reply → taxonomy mapping and the UPN rule, for the shapes the emulator cannot easily
+// produce on demand (the $batch writer has batcher.test.ts).
+import { errorKind } from '../../../shared/errors.js';
 import { withQuery } from '../../../workers/entra/client.js';
 import { rolesOf } from '../../../workers/entra/credentials.js';
 import { errorFromReply, errorFromTransport, retryAfterMs, type RawReply } from '../../../workers/entra/errors.js';
 import { defaultUserPrincipalName, mailNicknameFor, sameValue } from '../../../workers/entra/mapping.js';
 import { randomPassword } from '../../../workers/runtime/passwords.js';
 import { PASSWORD_PERMISSION } from '../../../workers/entra/permissions.js';
-import { REDIS_URL, deletePrefix, uniquePrefix } from '../../helpers/redis.js';
 
 const call = { method: 'PATCH', path: '/users/0b1c', subject: 'alice@contoso.com', permission: 'User.ReadWrite.All' };
 const reply = (status: number, body: unknown, headers: Record<string, string> = {}, contentType = 'application/json'): RawReply => {
@@ -103,116 +99,5 @@ describe('mapping helpers', () => {
     const jwt = `x.${Buffer.from(JSON.stringify({ roles: ['User.Read.All'] })).toString('base64url')}.y`;
     expect([...rolesOf(jwt)!]).toEqual(['User.Read.All']);
     expect(rolesOf('opaque')).toBeUndefined();
-  });
-});
-
-describe('WriteBatcher', () => {
-  let redis: Redis;
-  let prefix: string;
-  beforeAll(() => {
-    redis = new Redis(REDIS_URL);
-    prefix = uniquePrefix('entra-batcher');
-  });
-  afterAll(async () => {
-    await deletePrefix(redis, prefix);
-    await redis.quit();
-  });
-  const budget = () => new RequestBudget(redis, `${prefix}:budget:${Math.random()}`, { perSecond: 10_000 });
-  const ok = (status = 204): RawReply => ({ status, headers: {}, text: '', contentType: '', json: undefined, malformed: false });
-  const item = (n: number): BatchItem => ({ method: 'PATCH', url: `/users/${n}`, body: { n } });
-
-  it('coalesces concurrent writes into batches of at most 20 and answers each caller with its own item', async () => {
-    const sent: number[] = [];
-    const batcher = new WriteBatcher(async (items) => {
-      sent.push(items.length);
-      return items.map((it) => ok(200 + Number(it.url.split('/')[2]) % 2));
-    }, budget(), { lingerMs: 20 });
-    const replies = await Promise.all(Array.from({ length: 45 }, (_, i) => batcher.submit(item(i))));
-    expect(replies.map((r) => r.status)).toEqual(Array.from({ length: 45 }, (_, i) => 200 + (i % 2)));
-    expect(sent.reduce((a, b) => a + b, 0)).toBe(45);
-    expect(Math.max(...sent)).toBe(20);
-    expect(sent.length).toBeLessThanOrEqual(4);
-    batcher.close();
-  });
-
-  it('retries a throttled item after its own Retry-After, a bounded number of times', async () => {
-    const at: Record<string, number[]> = {};
-    const started = Date.now();
-    const batcher = new WriteBatcher(async (items) => items.map((it) => {
-      (at[it.url] ??= []).push(Date.now() - started);
-      // Item 1 is throttled twice for 0.15 s, item 2 once for 0.05 s, item 3 always.
-      const n = at[it.url]!.length;
-      if (it.url === '/users/1' && n <= 2) return { ...ok(429), headers: { 'Retry-After': '0.15' } };
-      if (it.url === '/users/2' && n <= 1) return { ...ok(429), headers: { 'Retry-After': '0.05' } };
-      if (it.url === '/users/3') return { ...ok(429), headers: { 'Retry-After': '0.01' } };
-      return ok();
-    }), budget(), { lingerMs: 1, throttleRetries: 3 });
-    const [one, two, three] = await Promise.all([1, 2, 3].map((n) => batcher.submit(item(n))));
-    expect([one!.status, two!.status, three!.status]).toEqual([204, 204, 429]);
-    expect(at['/users/1']).toHaveLength(3);
-    expect(at['/users/1']![1]! - at['/users/1']![0]!).toBeGreaterThanOrEqual(140);
-    expect(at['/users/2']![1]! - at['/users/2']![0]!).toBeGreaterThanOrEqual(45);
-    expect(at['/users/2']![1]! - at['/users/2']![0]!).toBeLessThan(140);
-    expect(at['/users/3']).toHaveLength(4);
-    batcher.close();
-  });
-
-  it('sends an idempotent item again after a failure that may have applied it; anything else goes back to its caller', async () => {
-    const sends: Record<string, number> = {};
-    let batches = 0;
-    const batcher = new WriteBatcher(async (items) => {
-      for (const it of items) sends[`${it.method} ${it.url}`] = (sends[`${it.method} ${it.url}`] ?? 0) + 1;
-      // The first whole `$batch` times out (its items may have landed); later ones answer per item.
-      if (++batches === 1) throw new TransientError('Graph did not answer POST /$batch within 200 ms', { code: 'ETIMEDOUT' });
-      return items.map((it) => {
-        const n = sends[`${it.method} ${it.url}`]!;
-        // /users/4 answers 500 every time; /users/5 answers 502 once; the rest succeed.
-        if (it.url === '/users/4' || (it.url === '/users/5' && n === 2)) return { ...ok(it.url === '/users/4' ? 500 : 502) };
-        return ok(it.method === 'POST' ? 201 : 204);
-      });
-    }, budget(), { lingerMs: 5, resendRetries: 3, resendRetryBaseMs: 2 });
-    const create: BatchItem = { method: 'POST', url: '/users', body: {} };
-    const restore: BatchItem = { method: 'POST', url: '/directory/deletedItems/1/restore' };
-    const replies = await Promise.allSettled([
-      batcher.submit(item(1), { idempotent: true }),
-      batcher.submit(create, { idempotent: true }),
-      batcher.submit(restore),
-      batcher.submit(item(4), { idempotent: true }),
-      batcher.submit(item(5), { idempotent: true }),
-    ]);
-    expect(replies.map((r) => (r.status === 'fulfilled' ? r.value.status : (r.reason as Error).message))).toEqual([
-      204, 201, 'Graph did not answer POST /$batch within 200 ms', 500, 204,
-    ]);
-    // A repeat of a restore that landed would fail: it went back after its one send. The
-    // always-failing item stopped after resendRetries; /users/5 needed one more send.
-    expect(sends).toEqual({ 'PATCH /users/1': 2, 'POST /users': 2, 'POST /directory/deletedItems/1/restore': 1, 'PATCH /users/4': 4, 'PATCH /users/5': 3 });
-    batcher.close();
-  });
-
-  it('does not send an item again when the whole $batch was refused for good', async () => {
-    let sent = 0;
-    const batcher = new WriteBatcher(async () => {
-      sent++;
-      throw new ConfigurationError('Graph refused the token');
-    }, budget(), { lingerMs: 1, resendRetryBaseMs: 1 });
-    await expect(batcher.submit(item(1), { idempotent: true })).rejects.toThrow('Graph refused the token');
-    expect(sent).toBe(1);
-    batcher.close();
-  });
-
-  it('rejects a caller whose signal aborts before its item is sent, without holding back the others', async () => {
-    let sent = 0;
-    const batcher = new WriteBatcher(async (items) => {
-      sent += items.length;
-      return items.map(() => ok());
-    }, budget(), { lingerMs: 30 });
-    const abort = new AbortController();
-    const gone = batcher.submit(item(1), { signal: abort.signal });
-    const kept = batcher.submit(item(2));
-    abort.abort(new Error('shutdown'));
-    await expect(gone).rejects.toThrow('shutdown');
-    await expect(kept).resolves.toMatchObject({ status: 204 });
-    expect(sent).toBe(1);
-    batcher.close();
   });
 });
