@@ -32,9 +32,9 @@ export interface CreateEntraConnectorOptions {
   /** Key prefix. @defaultValue '{idsync}' */
   prefix?: string;
   logger?: Logger;
-  /** `$batch` coalescing. @defaultValue 20 items, 5 ms linger, 3 per-item 429/503 retries */
+  /** `$batch` coalescing and per-item retries. @defaultValue 20 items, 5 ms linger, 3 per-item 429/503 retries, 3 resends of an idempotent item */
   batch?: BatcherOptions;
-  /** Retries of one read inside an attempt, where safe. @defaultValue see InPlaceRetryOptions */
+  /** Retries of one read inside an attempt, where safe (writes: `batch`). @defaultValue see InPlaceRetryOptions */
   retry?: InPlaceRetryOptions;
   /** Waiting out Graph's eventual consistency after a create or restore. @defaultValue 5 reads, 500 ms apart */
   consistency?: ConsistencyOptions;
