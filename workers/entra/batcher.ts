@@ -134,8 +134,9 @@ export class WriteBatcher {
   #flush(): void {
     clearTimeout(this.#timer);
     this.#timer = undefined;
-    const entries = this.#pending.splice(0, this.#maxItems).filter((e) => !e.settled);
-    if (this.#pending.length) this.#timer = setTimeout(() => this.#flush(), this.#pending.length >= this.#maxItems ? 0 : this.#lingerMs);
+    // #admit flushes the moment a batch is full, so the open batch is all of #pending.
+    const entries = this.#pending.filter((e) => !e.settled);
+    this.#pending = [];
     if (!entries.length) return;
     this.#send(entries.map((e) => e.item)).then(
       (replies) => entries.forEach((e, i) => this.#handle(e, replies[i]!)),

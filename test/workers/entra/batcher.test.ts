@@ -225,7 +225,10 @@ describe('WriteBatcher', () => {
       throw new ThrottledError('Graph throttled POST /$batch', { retryAfterMs: 20 });
     }, budget(), { lingerMs: 0, throttleRetries: 0 });
     const reply = await always.submit(item(3));
-    expect(reply).toMatchObject({ status: 429, headers: { 'Retry-After': '0.02' }, contentType: 'application/json', json: { error: { code: 'TooManyRequests' } } });
+    expect(reply).toEqual({
+      status: 429, headers: { 'Retry-After': '0.02' }, contentType: 'application/json', malformed: false,
+      json: { error: { code: 'TooManyRequests', message: 'Please retry again later.' } }, text: expect.any(String),
+    });
     expect(JSON.parse(reply.text)).toEqual(reply.json);
     once.close();
     always.close();
@@ -279,17 +282,21 @@ describe('WriteBatcher', () => {
     expect(r.at['/users/2']).toBeUndefined();
   });
 
-  it('sends no empty $batch when every item of it was aborted', async () => {
+  it('sends neither an item aborted while its batch was open nor an empty $batch', async () => {
     const r = recorder(() => ok());
-    const batcher = new WriteBatcher(r.send, budget(), { lingerMs: 1 });
+    const batcher = new WriteBatcher(r.send, budget(), { lingerMs: 100 });
     const abort = new AbortController();
     const gone = batcher.submit(item(1), { signal: abort.signal });
+    // Past the budget and into the open batch, then aborted before the batch goes out.
+    await new Promise((resolve) => setTimeout(resolve, 40));
     abort.abort(new Error('shutdown'));
     await expect(gone).rejects.toThrow('shutdown');
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await new Promise((resolve) => setTimeout(resolve, 100));
     await batcher.submit(item(2));
     expect(r.batches).toEqual([1]);
     expect(Object.keys(r.at)).toEqual(['/users/2']);
+    // Aborted before it even asked the budget: refused at once, never queued.
+    await expect(batcher.submit(item(3), { signal: AbortSignal.abort(new Error('already gone')) })).rejects.toThrow('already gone');
     batcher.close();
   });
 });
