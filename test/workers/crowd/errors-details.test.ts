@@ -12,6 +12,7 @@ import {
   type CrowdCall,
   type RawReply,
 } from '../../../workers/crowd/errors.js';
+import { reply } from './replies.js';
 
 const alice: CrowdCall = { method: 'PUT', resource: 'user', subject: 'alice' };
 const search: CrowdCall = { method: 'GET', resource: 'search' };
@@ -19,15 +20,6 @@ const ctx = { applicationName: 'idsync', baseUrl: 'https://crowd.example.com/cro
 const transportCtx = { timeoutMs: 100, baseUrl: ctx.baseUrl, aborted: false };
 const EMAIL_REFUSAL = 'External applications are not allowed to change user emails';
 
-const reply = (status: number, text: string, contentType = 'application/json', headers: RawReply['headers'] = {}): RawReply => {
-  let json: unknown;
-  try {
-    json = contentType.includes('json') ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status, text, contentType, headers, json, malformed: false };
-};
 const entity = (reason: string, message: string) => JSON.stringify({ reason, message });
 
 // Everything a runtime decision or an operator depends on, in one comparable shape.

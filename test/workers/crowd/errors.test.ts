@@ -4,18 +4,10 @@ import { normalizeBaseUrl } from '../../../workers/crowd/client.js';
 import { errorFromReply, errorFromTransport, retryAfterMs, type RawReply } from '../../../workers/crowd/errors.js';
 import { cqlDate } from '../../../workers/crowd/pull.js';
 import { randomPassword } from '../../../workers/runtime/passwords.js';
+import { reply } from './replies.js';
 
 const call = { method: 'PUT', resource: 'user', subject: 'alice' };
 const ctx = { applicationName: 'idsync', baseUrl: 'https://crowd.example.com/crowd/' };
-const reply = (status: number, text: string, contentType: string, headers: RawReply['headers'] = {}): RawReply => {
-  let json: unknown;
-  try {
-    json = contentType.includes('json') ? JSON.parse(text) : undefined;
-  } catch {
-    json = undefined;
-  }
-  return { status, text, contentType, headers, json, malformed: false };
-};
 
 describe('Crowd error mapping', () => {
   it('maps each dialect of failure to the taxonomy with a readable message', () => {
