@@ -15,6 +15,8 @@ export interface TraceEvent {
 
 export function timelineOf(parts: { links: TraceLink[]; jobs: TraceJob[]; audit: StoredAuditEntry[]; plans: TracePlanEntry[] }): TraceEvent[] {
   const events: TraceEvent[] = [];
+  // A job ends after its attempt was audited and its link written: at an equal time, last.
+  const ends: TraceEvent[] = [];
   for (const p of parts.plans) {
     const attrs = [...(p.attributes ?? []), ...(p.appAttributes ?? [])];
     const text = `plan ${p.planId} (${p.planStatus}): ${p.action}${p.remoteName ? ` ${p.remoteName}` : ''}${attrs.length ? ` [${attrs.join(', ')}]` : ''}${p.reason ? ` — ${oneLine(p.reason)}` : ''}`;
@@ -24,7 +26,7 @@ export function timelineOf(parts: { links: TraceLink[]; jobs: TraceJob[]; audit:
     const finished = j.finishedOn !== undefined;
     events.push({ time: j.createdAt, source: 'job', target: j.queue, text: `${j.name} job ${j.id} enqueued${describe(j.data)}${finished ? '' : `; now ${j.state}${j.attemptsMade ? ` after ${j.attemptsMade} of ${j.attempts} attempts` : ''}`}` });
     if (finished) {
-      events.push({ time: j.finishedOn!, source: 'job', target: j.queue, text: `${j.name} job ${j.id} ${j.state} after ${j.attemptsMade} of ${j.attempts} attempts${j.failedReason ? ` — ${oneLine(j.failedReason)}` : ''}` });
+      ends.push({ time: j.finishedOn!, source: 'job', target: j.queue, text: `${j.name} job ${j.id} ${j.state} after ${j.attemptsMade} of ${j.attempts} attempts${j.failedReason ? ` — ${oneLine(j.failedReason)}` : ''}` });
     }
   }
   for (const e of parts.audit) {
@@ -35,8 +37,9 @@ export function timelineOf(parts: { links: TraceLink[]; jobs: TraceJob[]; audit:
     if (l.updatedAt === undefined) continue;
     events.push({ time: l.updatedAt, source: 'link', target: l.target, text: `last updated${l.remoteId ? `: ${l.remoteName ?? ''} (${l.remoteId})` : ''}${l.version === undefined ? '' : `, version ${l.version}`}` });
   }
-  // Stable: at equal times a plan comes before its job, a job before its audit entry, that before the link.
-  return events.sort((a, b) => a.time - b.time);
+  // Stable: at equal times a plan comes before its job, a job before its audit entry, that before the
+  // link, and the job's end after all of them.
+  return [...events, ...ends].sort((a, b) => a.time - b.time);
 }
 
 function describe(data: Record<string, unknown>): string {
