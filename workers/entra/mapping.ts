@@ -190,10 +190,13 @@ export class EntraMapping {
   #attributes(snapshot: UserSnapshot): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     const extensions: Record<string, string | null> = {};
+    // An empty value clears, as a null or "" profile field does: Graph refuses "" where it
+    // expects a date or a country code, and a list holding "" is not an empty list.
     const set = (graph: string, value: string | string[] | undefined, app: string) => {
-      if (EXTENSION_ATTRIBUTE.test(graph)) extensions[graph] = value === undefined ? null : single(value, app, graph);
-      else if (COLLECTION_PROPERTIES.has(graph)) out[graph] = value === undefined ? [] : Array.isArray(value) ? value : [value];
-      else out[graph] = value === undefined ? null : single(value, app, graph);
+      const values = (value === undefined ? [] : Array.isArray(value) ? value : [value]).filter((v) => v !== '');
+      if (COLLECTION_PROPERTIES.has(graph)) out[graph] = values;
+      else if (EXTENSION_ATTRIBUTE.test(graph)) extensions[graph] = single(values, app, graph);
+      else out[graph] = single(values, app, graph);
     };
     // Like groups: attributes omitted = leave them all alone.
     if (snapshot.attributes === undefined) return out;
@@ -282,10 +285,9 @@ export function hashDesired(body: Readonly<Record<string, unknown>>, groups: str
   ]);
 }
 
-function single(value: string | string[], app: string, graph: string): string {
-  if (!Array.isArray(value)) return value;
-  if (value.length <= 1) return value[0] ?? '';
-  throw new PermanentError(`attribute ${app} has ${value.length} values, but Graph's ${graph} holds one`);
+function single(values: string[], app: string, graph: string): string | null {
+  if (values.length <= 1) return values[0] ?? null;
+  throw new PermanentError(`attribute ${app} has ${values.length} values, but Graph's ${graph} holds one`);
 }
 
 const hook = <T>(name: string, run: () => T | Promise<T>): Promise<T> => runHook('Entra', name, run);
