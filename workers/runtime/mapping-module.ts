@@ -25,6 +25,17 @@ export async function importMappingModule(label: string, specifier: string): Pro
   return (typeof loaded['default'] === 'object' && loaded['default'] !== null ? { ...(loaded['default'] as object), ...loaded } : loaded) as Record<string, unknown>;
 }
 
+/**
+ * Refuses exports idsync does not read: a misspelt hook (`attributemap`, `alterCrowduser`)
+ * would otherwise load without a word and never run.
+ */
+export function refuseUnknownExports(label: string, specifier: string, exports: Record<string, unknown>, known: readonly string[]): void {
+  const unknown = Object.keys(exports).filter((k) => k !== 'default' && !known.includes(k));
+  if (unknown.length) {
+    throw new Error(`the ${label} mapping module ${specifier} exports ${unknown.join(', ')}, which idsync does not read (it reads ${known.join(', ')}); a misspelt name would silently not run`);
+  }
+}
+
 /** The hooks among `names` that the module exports, each checked to be a function. */
 export function pickHooks<M extends object>(label: string, specifier: string, exports: Record<string, unknown>, names: readonly (keyof M & string)[]): M {
   const module: Record<string, unknown> = {};

@@ -383,8 +383,7 @@ describe('loading a mapping module', () => {
        export function userPrincipalName(s, { domain }) { return s.username + '.m@' + domain; }
        export const initialPassword = () => 'Temp-Pass-1';
        export function alterEntraUser(body) { body.jobTitle = 'Synced'; }
-       export const alterRemoteUser = (r) => r;
-       export const unrelated = 1;`,
+       export const alterRemoteUser = (r) => r;`,
     );
     for (const specifier of [path, relative(process.cwd(), path), pathToFileURL(path).href]) {
       const module = await loadMappingModule(specifier);
@@ -412,12 +411,26 @@ describe('loading a mapping module', () => {
       ['map.mjs', `export const attributeMap = { a: 'department', b: 'mail', c: 5, d: 'extensionAttribute16' };`, 'exports attributeMap with "mail", 5, "extensionAttribute16"'],
       ['string-map.mjs', `export const attributeMap = 'department';`, 'exports attributeMap with "department"'],
       ['null-map.mjs', `export const attributeMap = null;`, 'exports attributeMap with null'],
+      ['list-map.mjs', `export const attributeMap = ['department'];`, 'exports attributeMap with ["department"]'],
     ];
     const expected = ': expected app attribute → a writable Graph user property (e.g. department, employeeId), extensionAttribute1–15 or extension_<appId>_<name>';
     for (const [name, source, problem] of cases) {
       const path = await file(name, source);
       const message = `the Entra mapping module ${path} ${problem}${problem.startsWith('exports attributeMap') ? expected : ''}`;
       expect(await failure(loadMappingModule(path))).toEqual(['Error', message]);
+    }
+  });
+
+  it('refuses exports it does not read (a misspelt hook) and two app attributes on one property', async () => {
+    const known = '(it reads userPrincipalName, initialPassword, alterEntraUser, alterRemoteUser, attributeMap); a misspelt name would silently not run';
+    const cases: [string, string, string][] = [
+      ['misspelt.mjs', `export const attributemap = { a: 'city' }; export function alterEntrauser() {}`, `exports alterEntrauser, attributemap, which idsync does not read ${known}`],
+      ['default-misspelt.mjs', `export default { userPrincipalname: () => 'a@b.c' };`, `exports userPrincipalname, which idsync does not read ${known}`],
+      ['shared.mjs', `export const attributeMap = { a: 'department', b: 'city', c: 'department', d: 'city', e: 'jobTitle' };`, 'maps a and c onto department; b and d onto city: each Graph property takes one app attribute'],
+    ];
+    for (const [name, source, problem] of cases) {
+      const path = await file(name, source);
+      expect(await failure(loadMappingModule(path))).toEqual(['Error', `the Entra mapping module ${path} ${problem}`]);
     }
   });
 
