@@ -1,6 +1,6 @@
 import { PermanentError } from '../../shared/errors.js';
 import type { RemoteUser, UserSnapshot } from '../../shared/jobs.js';
-import { importMappingModule, pickHooks, runHook, stableHash, uniqueCaseless } from '../runtime/mapping-module.js';
+import { importMappingModule, pickHooks, refuseUnknownExports, runHook, stableHash, uniqueCaseless } from '../runtime/mapping-module.js';
 import type { CrowdUser, UserBody } from './entities.js';
 
 /**
@@ -153,8 +153,10 @@ export class CrowdMapping {
     const map = this.#module.attributeMap;
     let attributes: Record<string, string[]> = {};
     for (const [name, value] of Object.entries(snapshot.attributes ?? {})) {
-      const crowdName = map ? map[name] : name;
-      if (crowdName === undefined) continue;
+      // Own keys only: `constructor` is not a mapped attribute. The attributes Crowd writes
+      // itself are never written (a map may name them, to pull them).
+      const crowdName = map ? (Object.hasOwn(map, name) ? map[name] : undefined) : name;
+      if (crowdName === undefined || CROWD_INTERNAL_ATTRIBUTES.has(crowdName)) continue;
       attributes[crowdName] = (Array.isArray(value) ? value : [value]).map(abbreviate);
     }
     if (this.#module.alterCrowdAttributes) {
@@ -165,7 +167,7 @@ export class CrowdMapping {
     const groups = snapshot.groups && uniqueCaseless(snapshot.groups);
     // Like groups: attributes omitted = leave them all alone; given = the full set, so a
     // mapped attribute missing from it is deleted.
-    const managedAttributes = map && snapshot.attributes !== undefined ? Object.values(map) : [];
+    const managedAttributes = map && snapshot.attributes !== undefined ? Object.values(map).filter((a) => !CROWD_INTERNAL_ATTRIBUTES.has(a)) : [];
     // A value the hook set wins over a clear of the same field.
     const clears = cleared.filter((f) => body[f] === undefined);
     return { body, clears, attributes, managedAttributes, groups, hash: hashDesired(body, attributes, groups, clears) };
@@ -205,12 +207,17 @@ export class CrowdMapping {
 export async function loadMappingModule(specifier: string | undefined): Promise<CrowdMappingModule> {
   if (!specifier) return {};
   const source = await importMappingModule('Crowd', specifier);
-  const module = pickHooks<CrowdMappingModule>('Crowd', specifier, source, ['alterCrowdUser', 'alterCrowdAttributes', 'alterRemoteUser']);
+  const hooks = ['alterCrowdUser', 'alterCrowdAttributes', 'alterRemoteUser'] as const;
+  refuseUnknownExports('Crowd', specifier, source, [...hooks, 'attributeMap']);
+  const module = pickHooks<CrowdMappingModule>('Crowd', specifier, source, hooks);
   const map = source['attributeMap'];
   if (map !== undefined) {
-    if (typeof map !== 'object' || map === null || Object.values(map).some((v) => typeof v !== 'string' || v === '')) {
+    if (typeof map !== 'object' || map === null || Array.isArray(map) || Object.values(map).some((v) => typeof v !== 'string' || v === '')) {
       throw new Error(`the Crowd mapping module ${specifier} exports attributeMap, but it is not an object of app attribute → Crowd attribute names`);
     }
+    const targets = Object.values(map as Record<string, string>);
+    const twice = [...new Set(targets.filter((t, i) => targets.indexOf(t) !== i))];
+    if (twice.length) throw new Error(`the Crowd mapping module ${specifier} maps several app attributes onto ${twice.join(', ')}: each Crowd attribute takes one`);
     module.attributeMap = { ...(map as Record<string, string>) };
   }
   return module;
