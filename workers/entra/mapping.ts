@@ -289,10 +289,15 @@ export async function loadMappingModule(specifier: string | undefined): Promise<
 
 export function hashDesired(body: Readonly<Record<string, unknown>>, groups: string[] | undefined): string {
   return stableHash([
-    Object.keys(body).sort().map((k) => [k, body[k]]),
+    sortedEntries(body),
     groups ? groups.map((g) => g.toLowerCase()).sort() : null,
   ]);
 }
+
+// Nested objects too (onPremisesExtensionAttributes): equal states hash alike whatever the key order.
+const sortedEntries = (o: Readonly<Record<string, unknown>>): unknown[] =>
+  Object.keys(o).sort().map((k) => [k, isPlainObject(o[k]) ? sortedEntries(o[k] as Record<string, unknown>) : o[k]]);
+const isPlainObject = (v: unknown): boolean => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 function single(values: string[], app: string, graph: string): string | null {
   if (values.length <= 1) return values[0] ?? null;

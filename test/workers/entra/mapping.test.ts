@@ -244,6 +244,10 @@ describe('the hash of the desired state', () => {
     expect(hashDesired(body, ['b', 'A'])).toBe(hashDesired(body, ['a', 'B']));
     expect(hashDesired(body, [])).not.toBe(hashDesired(body, undefined));
     expect(hashDesired(body, undefined)).not.toBe(hashDesired({ ...body, accountEnabled: false }, undefined));
+    // Extension attributes are a nested object: their key order does not count either.
+    const ext = (e: Record<string, string>) => hashDesired({ ...body, [EXTENSION_ATTRIBUTES]: e }, undefined);
+    expect(ext({ extensionAttribute1: 'a', extensionAttribute2: 'b' })).toBe(ext({ extensionAttribute2: 'b', extensionAttribute1: 'a' }));
+    expect(ext({ extensionAttribute1: 'a', extensionAttribute2: 'b' })).not.toBe(ext({ extensionAttribute1: 'b', extensionAttribute2: 'a' }));
   });
 });
 
