@@ -343,8 +343,10 @@ describe('a Graph user in the app shape', () => {
       groups: ['Staff'], photo: null,
       attributes: { department: 'Sales', otherMails: ['a@x.com', 'b@x.com'], employeeHireDate: '2024-01-15T00:00:00Z', extensionAttribute1: 'one', [EXT]: '7' },
     });
+    // Strict: an absent field is no key at all, not a key holding undefined.
     const bare = { ...graphUser({ mail: '', givenName: null }), accountEnabled: false };
-    expect(await new EntraMapping().toRemote(bare)).toEqual({ target: 'entra', remoteId: 'u-1', username: 'alice@contoso.com', active: false });
+    expect(await new EntraMapping().toRemote(bare)).toStrictEqual({ target: 'entra', remoteId: 'u-1', username: 'alice@contoso.com', active: false });
+    expect(await new EntraMapping().toRemote(graphUser({ surname: 'Lee' }))).toStrictEqual({ target: 'entra', remoteId: 'u-1', username: 'alice@contoso.com', active: true, lastName: 'Lee' });
   });
 
   it('pulls only mapped attributes under their app names, then applies alterRemoteUser', async () => {
