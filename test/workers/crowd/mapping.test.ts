@@ -2,9 +2,7 @@
 // storing, what is sent, left out (omitted = Crowd's value stays) or cleared, how attributes,
 // groups and the written hash come out, and how a custom mapping module bends it. Values are
 // asserted whole and strictly: a key present as undefined would reach Crowd's full-replace PUT.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { UserSnapshot } from '../../../shared/jobs.js';
 import type { CrowdUser, UserBody } from '../../../workers/crowd/entities.js';
@@ -19,6 +17,7 @@ import {
   type DesiredUser,
   type NameField,
 } from '../../../workers/crowd/mapping.js';
+import { failure, tempModules } from '../../helpers/mapping-modules.js';
 
 const snap = (over: Partial<UserSnapshot> = {}): UserSnapshot => ({ id: '42', username: 'alice', email: 'alice@example.com', active: true, ...over });
 const base: UserBody = { name: 'alice', email: 'alice@example.com', active: true };
@@ -32,7 +31,6 @@ const crowdUser = (over: Partial<CrowdUser> = {}): CrowdUser => ({
   active: true, attributes: undefined, updatedAt: undefined, ...over,
 });
 /** [class, message] of a rejection, or undefined when it resolved. */
-const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: Error) => [e.constructor.name, e.message]);
 const long = (c: string, n: number) => c.repeat(n);
 const cut = (c: string) => `${long(c, 252)}...`;
 
@@ -325,18 +323,7 @@ describe('the hash of the desired state', () => {
 });
 
 describe('loading a mapping module', () => {
-  let dir: string;
-  const file = async (name: string, source: string) => {
-    const path = join(dir, name);
-    await writeFile(path, source);
-    return path;
-  };
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'idsync-crowd-mapping-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { file, path: inDir } = tempModules('crowd-mapping');
 
   it('is empty without a specifier', async () => {
     expect(await loadMappingModule(undefined)).toStrictEqual({});
@@ -398,7 +385,7 @@ describe('loading a mapping module', () => {
   });
 
   it('names the module it cannot load', async () => {
-    const missing = join(dir, 'missing.mjs');
+    const missing = inDir('missing.mjs');
     // The rest of the message is Node's own wording.
     const prefix = `cannot load the Crowd mapping module ${missing}: `;
     const [kind, message] = (await failure(loadMappingModule(missing)))!;

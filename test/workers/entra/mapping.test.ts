@@ -1,9 +1,7 @@
 // The app snapshot → Graph user mapping, without the emulator: what each snapshot field turns
 // into, what is left out (omitted = Graph's value stays), what is cleared, and how a custom
 // mapping module bends it. Values are asserted whole, since Graph acts on every property sent.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { RemoteUser, UserSnapshot } from '../../../shared/jobs.js';
 import type { GraphUser } from '../../../workers/entra/entities.js';
@@ -19,6 +17,7 @@ import {
   type EntraMappingModule,
   type GraphUserBody,
 } from '../../../workers/entra/mapping.js';
+import { failure, tempModules } from '../../helpers/mapping-modules.js';
 
 const DOMAIN = { domain: 'contoso.com' };
 const snap = (over: Partial<UserSnapshot> = {}): UserSnapshot => ({ id: '42', username: 'alice', email: 'alice@example.com', active: true, ...over });
@@ -32,7 +31,6 @@ const STRING_PROPERTIES = [
 ];
 const ALL_EXTENSION_ATTRIBUTES = Array.from({ length: 15 }, (_, i) => `extensionAttribute${i + 1}`);
 /** [class, message] of a rejection, or undefined when it resolved. */
-const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: Error) => [e.constructor.name, e.message]);
 const graphUser = (values: Record<string, unknown>): GraphUser => ({
   id: 'u-1',
   userPrincipalName: 'alice@contoso.com',
@@ -364,18 +362,7 @@ describe('a Graph user in the app shape', () => {
 });
 
 describe('loading a mapping module', () => {
-  let dir: string;
-  const file = async (name: string, source: string) => {
-    const path = join(dir, name);
-    await writeFile(path, source);
-    return path;
-  };
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'idsync-entra-mapping-'));
-  });
-  afterAll(async () => {
-    await rm(dir, { recursive: true, force: true });
-  });
+  const { file, path: inDir } = tempModules('entra-mapping');
 
   it('is empty without a specifier', async () => {
     expect(await loadMappingModule(undefined)).toEqual({});
@@ -441,7 +428,7 @@ describe('loading a mapping module', () => {
   });
 
   it('names the module it cannot load', async () => {
-    const missing = join(dir, 'missing.mjs');
+    const missing = inDir('missing.mjs');
     const syntax = await file('syntax.mjs', 'export const = ;');
     const [kind, message] = (await failure(loadMappingModule(missing)))!;
     expect(kind).toBe('Error');
