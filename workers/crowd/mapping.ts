@@ -1,6 +1,6 @@
 import { PermanentError } from '../../shared/errors.js';
 import type { RemoteUser, UserSnapshot } from '../../shared/jobs.js';
-import { importMappingModule, pickHooks, refuseUnknownExports, runHook, stableHash, uniqueCaseless } from '../runtime/mapping-module.js';
+import { importMappingModule, pickHooks, refuseSharedTargets, refuseUnknownExports, runHook, stableHash, uniqueCaseless } from '../runtime/mapping-module.js';
 import type { CrowdUser, UserBody } from './entities.js';
 
 /**
@@ -215,9 +215,7 @@ export async function loadMappingModule(specifier: string | undefined): Promise<
     if (typeof map !== 'object' || map === null || Array.isArray(map) || Object.values(map).some((v) => typeof v !== 'string' || v === '')) {
       throw new Error(`the Crowd mapping module ${specifier} exports attributeMap, but it is not an object of app attribute → Crowd attribute names`);
     }
-    const targets = Object.values(map as Record<string, string>);
-    const twice = [...new Set(targets.filter((t, i) => targets.indexOf(t) !== i))];
-    if (twice.length) throw new Error(`the Crowd mapping module ${specifier} maps several app attributes onto ${twice.join(', ')}: each Crowd attribute takes one`);
+    refuseSharedTargets('Crowd', specifier, map as Record<string, string>, 'Crowd attribute');
     module.attributeMap = { ...(map as Record<string, string>) };
   }
   return module;

@@ -1,6 +1,6 @@
 import { PermanentError } from '../../shared/errors.js';
 import type { RemoteUser, UserSnapshot } from '../../shared/jobs.js';
-import { importMappingModule, pickHooks, refuseUnknownExports, runHook, stableHash, uniqueCaseless } from '../runtime/mapping-module.js';
+import { importMappingModule, pickHooks, refuseSharedTargets, refuseUnknownExports, runHook, stableHash, uniqueCaseless } from '../runtime/mapping-module.js';
 import type { GraphUser } from './entities.js';
 
 /**
@@ -275,13 +275,7 @@ export async function loadMappingModule(specifier: string | undefined): Promise<
         `the Entra mapping module ${specifier} exports attributeMap with ${bad.map((b) => JSON.stringify(b)).join(', ')}: expected app attribute → a writable Graph user property (e.g. department, employeeId), extensionAttribute1–15 or extension_<appId>_<name>`,
       );
     }
-    // Two app attributes on one property would overwrite each other on every push.
-    const byProperty = new Map<string, string[]>();
-    for (const [app, graph] of Object.entries(map as Record<string, string>)) byProperty.set(graph, [...(byProperty.get(graph) ?? []), app]);
-    const shared = [...byProperty].filter(([, apps]) => apps.length > 1);
-    if (shared.length) {
-      throw new Error(`the Entra mapping module ${specifier} maps ${shared.map(([graph, apps]) => `${apps.join(' and ')} onto ${graph}`).join('; ')}: each Graph property takes one app attribute`);
-    }
+    refuseSharedTargets('Entra', specifier, map as Record<string, string>, 'Graph property');
     module.attributeMap = { ...(map as Record<string, string>) };
   }
   return module;

@@ -36,6 +36,16 @@ export function refuseUnknownExports(label: string, specifier: string, exports: 
   }
 }
 
+/** Refuses an attributeMap with two app attributes on one remote name: they would overwrite each other on every push. */
+export function refuseSharedTargets(label: string, specifier: string, map: Readonly<Record<string, string>>, remoteName: string): void {
+  const byTarget = new Map<string, string[]>();
+  for (const [app, remote] of Object.entries(map)) byTarget.set(remote, [...(byTarget.get(remote) ?? []), app]);
+  const shared = [...byTarget].filter(([, apps]) => apps.length > 1);
+  if (shared.length) {
+    throw new Error(`the ${label} mapping module ${specifier} maps ${shared.map(([remote, apps]) => `${apps.join(' and ')} onto ${remote}`).join('; ')}: each ${remoteName} takes one app attribute`);
+  }
+}
+
 /** The hooks among `names` that the module exports, each checked to be a function. */
 export function pickHooks<M extends object>(label: string, specifier: string, exports: Record<string, unknown>, names: readonly (keyof M & string)[]): M {
   const module: Record<string, unknown> = {};

@@ -376,7 +376,7 @@ describe('loading a mapping module', () => {
       // A misspelt hook would load without a word and never run.
       ['misspelt.mjs', `export const attributemap = {}; export function alterCrowdUsr() {}`,
         'exports alterCrowdUsr, attributemap, which idsync does not read (it reads alterCrowdUser, alterCrowdAttributes, alterRemoteUser, attributeMap); a misspelt name would silently not run'],
-      ['twice.mjs', `export const attributeMap = { a: 'dept', b: 'dept', c: 'team', d: 'team', e: 'x' };`, 'maps several app attributes onto dept, team: each Crowd attribute takes one'],
+      ['twice.mjs', `export const attributeMap = { a: 'dept', b: 'dept', c: 'team', d: 'team', e: 'x' };`, 'maps a and b onto dept; c and d onto team: each Crowd attribute takes one app attribute'],
     ];
     for (const [name, source, problem] of cases) {
       const path = await file(name, source);
