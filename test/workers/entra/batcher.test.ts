@@ -20,6 +20,19 @@ describe('WriteBatcher', () => {
     await redis.quit();
   });
   const budget = () => new RequestBudget(redis, `${prefix}:budget:${Math.random()}`, { perSecond: 10_000 });
+  /** A budget that says when an item got through it, and so into the open batch (once pending callbacks ran). */
+  const watchedBudget = () => {
+    let passed!: () => void;
+    const through = new Promise<void>((resolve) => (passed = resolve));
+    class Watched extends RequestBudget {
+      override async take(cost?: number, abortSignal?: AbortSignal): Promise<void> {
+        await super.take(cost, abortSignal);
+        passed();
+      }
+    }
+    const inBatch = through.then(() => new Promise((resolve) => setImmediate(resolve)));
+    return { budget: new Watched(redis, `${prefix}:budget:${Math.random()}`, { perSecond: 10_000 }), inBatch };
+  };
   const ok = (status = 204): RawReply => ({ status, headers: {}, text: '', contentType: '', json: undefined, malformed: false });
   const item = (n: number): BatchItem => ({ method: 'PATCH', url: `/users/${n}`, body: { n } });
 
@@ -264,18 +277,23 @@ describe('WriteBatcher', () => {
     expect(r.at['/users/1']).toHaveLength(1);
     // Closed while its `$batch` is in flight: the reply arrives after close(), and is not waited on.
     let answer!: (replies: RawReply[]) => void;
-    const inFlight = new WriteBatcher(() => new Promise<RawReply[]>((resolve) => (answer = resolve)), budget(), { lingerMs: 0 });
+    let sending!: () => void;
+    const sent = new Promise<void>((resolve) => (sending = resolve));
+    const inFlight = new WriteBatcher(() => {
+      sending();
+      return new Promise<RawReply[]>((resolve) => (answer = resolve));
+    }, budget(), { lingerMs: 0 });
     const late = inFlight.submit(item(4), { idempotent: true });
-    await new Promise((resolve) => setTimeout(resolve, 30));
+    await sent;
     inFlight.close();
     answer([withHeaders(500, { 'Retry-After': '5' })]);
     await expect(late).rejects.toThrow('the Entra connector was closed');
     expect(performance.now() - started).toBeLessThan(4000);
 
-    const queued = new WriteBatcher(r.send, budget(), { lingerMs: 60_000 });
+    const watched = watchedBudget();
+    const queued = new WriteBatcher(r.send, watched.budget, { lingerMs: 60_000 });
     const held = queued.submit(item(2));
-    // The item reaches the open batch once the budget let it through.
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await watched.inBatch;
     queued.close();
     await expect(held).rejects.toThrow('the Entra connector was closed');
     await expect(queued.submit(item(3))).rejects.toThrow('the Entra connector was closed');
@@ -284,14 +302,16 @@ describe('WriteBatcher', () => {
 
   it('sends neither an item aborted while its batch was open nor an empty $batch', async () => {
     const r = recorder(() => ok());
-    const batcher = new WriteBatcher(r.send, budget(), { lingerMs: 100 });
+    const watched = watchedBudget();
+    const batcher = new WriteBatcher(r.send, watched.budget, { lingerMs: 20 });
     const abort = new AbortController();
     const gone = batcher.submit(item(1), { signal: abort.signal });
     // Past the budget and into the open batch, then aborted before the batch goes out.
-    await new Promise((resolve) => setTimeout(resolve, 40));
+    await watched.inBatch;
     abort.abort(new Error('shutdown'));
     await expect(gone).rejects.toThrow('shutdown');
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // Waiting out the linger: the batch that goes out empty (or not at all) has no event to await.
+    await new Promise((resolve) => setTimeout(resolve, 80));
     await batcher.submit(item(2));
     expect(r.batches).toEqual([1]);
     expect(Object.keys(r.at)).toEqual(['/users/2']);
