@@ -1,4 +1,5 @@
 import { errorKind, isThrottledError, type SyncError } from '../../shared/errors.js';
+import { computeBackoff } from '../runtime/backoff.js';
 import type { RequestBudget } from '../runtime/request-budget.js';
 import { retryAfterMs, type RawReply } from './errors.js';
 
@@ -165,8 +166,7 @@ export class WriteBatcher {
   /** Sends an idempotent item again after a failure that may have applied it; false when that is not for here. */
   #resend(entry: Entry, hintMs: number | undefined): boolean {
     if (!entry.idempotent || entry.resends >= this.#resendRetries) return false;
-    const exp = this.#resendRetryBaseMs * 2 ** entry.resends;
-    const waitMs = hintMs ?? Math.round(exp / 2 + this.#random() * (exp / 2));
+    const waitMs = hintMs ?? computeBackoff(entry.resends + 1, { baseMs: this.#resendRetryBaseMs, maxMs: Infinity }, undefined, this.#random);
     if (waitMs > this.#maxRetryAfterMs) return false;
     entry.resends++;
     this.#readmitAfter(entry, waitMs);

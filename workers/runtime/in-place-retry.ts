@@ -1,4 +1,5 @@
 import { errorKind, type SyncError } from '../../shared/errors.js';
+import { computeBackoff } from './backoff.js';
 
 /**
  * Retries of one request inside a job's attempt, for failures where trying the same request
@@ -84,10 +85,8 @@ export function retryDelay(err: SyncError, s: RetryState, random = Math.random):
   }
   if (kind !== 'transient' || err.code === 'ABORTED') return undefined;
   const hinted = (err as { nextRetryDelayMs?: unknown }).nextRetryDelayMs;
-  const backoff = (n: number) => {
-    const exp = s.baseMs * 2 ** n;
-    return Math.round(exp / 2 + random() * (exp / 2));
-  };
+  // The n-th extra try waits like the (n + 1)-th job retry would, on this shorter base.
+  const backoff = (n: number) => computeBackoff(n + 1, { baseMs: s.baseMs, maxMs: Infinity }, undefined, random);
   const notApplied = err.status === 503 || NOT_SENT.has(err.code ?? '');
   if (notApplied && s.refusals < s.refusedRetries) {
     const ms = typeof hinted === 'number' ? hinted : backoff(s.refusals);
