@@ -9,6 +9,15 @@ import { GROUP, USER, contextUrl, parseSelect, project } from './schema.js';
 import { findUserOrThrow } from './users.js';
 
 const ALREADY_MEMBER = "One or more added object references already exist for the following modified properties: 'members'.";
+// Graph computes a dynamic group's members from its rule and answers a member write with a
+// 400; the reference gives no text for it, so this one only says what happened.
+const DYNAMIC_MEMBERS = 'The members of a group with dynamic membership cannot be changed.';
+
+/** A dynamic group's members come from its rule: Graph refuses writes to them. */
+function refuseDynamic(g: GroupRecord): void {
+  const types = g.values.groupTypes;
+  if (Array.isArray(types) && types.includes('DynamicMembership')) throw badRequest(DYNAMIC_MEMBERS);
+}
 const MAX_BIND = 20;
 
 type Member = { kind: 'user'; rec: UserRecord } | { kind: 'group'; rec: GroupRecord };
@@ -131,6 +140,7 @@ export function patchGroup(req: GraphRequest, core: Core, id: string): GraphResp
   let members: Member[] = [];
   if (binds) {
     if (binds.length > MAX_BIND) throw badRequest(`The maximum number of references that can be added in a single request is ${MAX_BIND}.`);
+    refuseDynamic(g);
     members = resolveBinds(core, binds);
     if (members.some((m) => g.members.has(m.rec.id))) throw badRequest(ALREADY_MEMBER);
   }
@@ -174,6 +184,7 @@ export function addMemberRef(req: GraphRequest, core: Core, groupId: string): Gr
   const obj = findObject(core, id);
   if (!obj) throw notFound(id);
   if (obj.kind === 'group' && obj.rec.id === g.id) throw badRequest('A group cannot be a member of itself.');
+  refuseDynamic(g);
   if (g.members.has(obj.rec.id)) throw badRequest(ALREADY_MEMBER);
   core.directory.addMember(g, obj.rec.id);
   return noContent();
@@ -184,6 +195,7 @@ export function removeMemberRef(req: GraphRequest, core: Core, groupId: string, 
   const g = findGroupOrThrow(core, groupId);
   const id = memberId.toLowerCase();
   if (!g.members.has(id)) throw notFound(memberId);
+  refuseDynamic(g);
   core.directory.removeMember(g, id);
   return noContent();
 }

@@ -12,7 +12,8 @@ import { PERMISSION } from './permissions.js';
  *
  * Groups are administered in Entra: a name Entra does not have is not created (a typo would
  * become a new, empty group). The rest of the difference is applied, then the job fails
- * naming the missing groups. Dynamic groups are never removed from: Entra computes them.
+ * naming the missing groups. Dynamic groups are neither added to nor removed from: Entra
+ * computes their members from a rule and refuses member writes.
  */
 
 export interface GroupRef {
@@ -106,7 +107,7 @@ export function planGroups(current: readonly GroupRef[], desired: readonly strin
   }
   const have = new Set(current.map((g) => g.id));
   return {
-    add: [...want.values()].filter((g) => !have.has(g.id)),
+    add: [...want.values()].filter((g) => !have.has(g.id) && !g.dynamic),
     remove: current.filter((g) => !want.has(g.id) && !g.dynamic),
     missing,
   };

@@ -35,6 +35,22 @@ describe('groups', () => {
     expect(again.code).toBe('Request_ResourceNotFound');
   });
 
+  test('a dynamic group refuses member writes with 400; its rule decides', async () => {
+    const { groupIds, userIds } = emu.seed({
+      users: [{ userPrincipalName: `in@${DOMAIN}` }, { userPrincipalName: `out@${DOMAIN}` }],
+      groups: [{ displayName: 'Everyone', groupTypes: ['DynamicMembership'], members: [`in@${DOMAIN}`] }],
+    });
+    const [g, inside, outside] = [groupIds[0]!, userIds[0]!, userIds[1]!];
+    const add = await graphError(client.api(`/groups/${g}/members/$ref`).post(ref(outside)));
+    expect([add.statusCode, add.code]).toEqual([400, 'Request_BadRequest']);
+    const bind = await graphError(client.api(`/groups/${g}`).patch({ 'members@odata.bind': [`https://graph.microsoft.com/v1.0/directoryObjects/${outside}`] }));
+    expect(bind.statusCode).toBe(400);
+    const remove = await graphError(client.api(`/groups/${g}/members/${inside}/$ref`).delete());
+    expect([remove.statusCode, remove.message]).toEqual([400, 'The members of a group with dynamic membership cannot be changed.']);
+    const members = await client.api(`/groups/${g}/members`).get();
+    expect(members.value.map((m: { id: string }) => m.id)).toEqual([inside]);
+  });
+
   test('missing member or group → 404 Request_ResourceNotFound', async () => {
     const { groupIds, userIds } = emu.seed({ users: [{ userPrincipalName: `x@${DOMAIN}` }], groups: [{ displayName: 'G' }] });
     const missing = '11111111-1111-1111-1111-111111111111';
