@@ -1,3 +1,4 @@
+import { canonicalJson } from '../../shared/canonical-json.js';
 import type { Authority } from '../../shared/config.js';
 import type { AppField, RemoteUser } from '../../shared/jobs.js';
 import type { AppUser } from '../app/directory.js';
@@ -72,7 +73,7 @@ export function diffForApp(app: AppUser, actual: RemoteUser, authority: Authorit
   for (const [f, v] of Object.entries(theirs) as [AppField, unknown][]) {
     const mine = app[f as keyof AppUser];
     if (f === 'groups') differs(f, mine, v, sameList((mine as string[] | undefined) ?? [], v as string[]));
-    else if (f === 'attributes') differs(f, mine, v, JSON.stringify(mine ?? {}) === JSON.stringify(v));
+    else if (f === 'attributes') differs(f, mine, v, canonicalJson(mine ?? {}) === canonicalJson(v));
     else if (f === 'username' || f === 'email') differs(f, mine, v, String(mine ?? '').toLowerCase() === String(v ?? '').toLowerCase());
     else differs(f, mine, v, sameValue(mine, v));
   }

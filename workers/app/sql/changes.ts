@@ -1,3 +1,4 @@
+import { canonicalJson } from '../../../shared/canonical-json.js';
 import { PermanentError } from '../../../shared/errors.js';
 import type { AppUser, AppUserValues } from '../directory.js';
 import type { ColumnMap, MappedColumn } from './columns.js';
@@ -49,7 +50,7 @@ export function sameValue(stored: unknown, wanted: unknown): boolean {
   const w = wanted ?? null;
   if (s === null || w === null) return s === w;
   if (Array.isArray(s) && Array.isArray(w)) return sameSet(s as string[], w as string[]);
-  if (typeof s === 'object' && typeof w === 'object') return canonical(s) === canonical(w);
+  if (typeof s === 'object' && typeof w === 'object') return canonicalJson(s) === canonicalJson(w);
   return s === w;
 }
 
@@ -59,13 +60,4 @@ function sameSet(a: readonly string[], b: readonly string[]): boolean {
   const x = [...a].sort();
   const y = [...b].sort();
   return x.every((v, i) => v === y[i]);
-}
-
-// jsonb does not keep key order, so objects compare by content.
-function canonical(v: unknown): string {
-  return JSON.stringify(v, (_k, value: unknown) =>
-    value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? Object.fromEntries(Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
-      : value,
-  );
 }
