@@ -71,8 +71,9 @@ export interface CrowdReply {
   reason: string | undefined;
   message: string | undefined;
   json: unknown;
-  /** The body, for XML replies. */
+  /** The body and its content type, for XML replies. */
   text?: string;
+  contentType?: string;
 }
 
 const API_PATH = 'rest/usermanagement/1/';
@@ -335,7 +336,7 @@ export class CrowdClient {
     remoteCalls.inc({ target: 'crowd', method, route: resource, status: String(response.statusCode) });
     const reply = options.xml ? readXmlReply(response) : readReply(response);
     if (options.xml && reply.status >= 200 && reply.status < 300) {
-      return { status: reply.status, reason: undefined, message: undefined, json: undefined, text: reply.text };
+      return { status: reply.status, reason: undefined, message: undefined, json: undefined, text: reply.text, contentType: reply.contentType };
     }
     if (options.acceptStatuses?.includes(reply.status) && !errorEntity(reply.json)) {
       return { status: reply.status, reason: `HTTP ${reply.status}`, message: undefined, json: undefined };
@@ -396,7 +397,7 @@ const decodeXmlText = (s: string): string =>
   s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
 
 const rawOf = (reply: CrowdReply): RawReply => ({
-  status: reply.status, headers: {}, text: reply.text ?? '', contentType: 'application/xml', json: undefined, malformed: false,
+  status: reply.status, headers: {}, text: reply.text ?? '', contentType: reply.contentType ?? '', json: undefined, malformed: false,
 });
 
 function compact(query: Query | undefined): Record<string, string | number> | undefined {
