@@ -144,9 +144,10 @@ export class CrowdClient {
     // Servers before 5.x answer a key lookup with 400 ILLEGAL_ARGUMENT ("username query
     // parameter must be given"): treat it as "not found by key" and let callers use the name.
     const accept = 'key' in by ? ['USER_NOT_FOUND', 'ILLEGAL_ARGUMENT'] : ['USER_NOT_FOUND'];
-    const reply = await this.#request('GET', 'user', { ...options, query, accept, subject: 'key' in by ? `key ${by.key}` : by.username });
+    const subject = 'key' in by ? `key ${by.key}` : by.username;
+    const reply = await this.#request('GET', 'user', { ...options, query, accept, subject });
     if (reply.reason) return null;
-    return toCrowdUser(this.#parse({ method: 'GET', resource: 'user' }, reply, userEntitySchema), options.attributes ?? false);
+    return toCrowdUser(this.#parse({ method: 'GET', resource: 'user', subject }, reply, userEntitySchema), options.attributes ?? false);
   }
 
   /**

@@ -242,7 +242,7 @@ describe('CrowdClient', () => {
     it('rejects a user of the wrong shape, naming the field', async () => {
       answer(json(200, { ...aliceEntity, name: '' }));
       expect(await failure(client.getUser({ username: 'alice' }))).toEqual(
-        expected('transient', 'Crowd answered GET /user with 200 but a JSON body of an unexpected shape (name: Too small: expected string to have >=1 characters) (a write may still have been applied)', {
+        expected('transient', 'Crowd answered GET /user alice with 200 but a JSON body of an unexpected shape (name: Too small: expected string to have >=1 characters) (a write may still have been applied)', {
           status: 200,
           code: 'MALFORMED_RESPONSE',
         }),
@@ -252,7 +252,7 @@ describe('CrowdClient', () => {
     it('rejects a reply that is not an object, naming the root', async () => {
       answer(json(200, null));
       expect(await failure(client.getUser({ username: 'alice' }))).toEqual(
-        expected('transient', 'Crowd answered GET /user with 200 but a JSON body of an unexpected shape ((root): Invalid input: expected object, received null) (a write may still have been applied)', {
+        expected('transient', 'Crowd answered GET /user alice with 200 but a JSON body of an unexpected shape ((root): Invalid input: expected object, received null) (a write may still have been applied)', {
           status: 200,
           code: 'MALFORMED_RESPONSE',
         }),
@@ -671,7 +671,7 @@ describe('CrowdClient', () => {
       await expect(client.getUser({ username: 'alice' })).resolves.toEqual(alice);
       // An array is JSON too: it fails on its shape, not as an unknown body.
       expect((await failure(client.getUser({ username: 'alice' }))).message).toBe(
-        'Crowd answered GET /user with 200 but a JSON body of an unexpected shape ((root): Invalid input: expected object, received array) (a write may still have been applied)',
+        'Crowd answered GET /user alice with 200 but a JSON body of an unexpected shape ((root): Invalid input: expected object, received array) (a write may still have been applied)',
       );
     });
 
@@ -714,7 +714,7 @@ describe('CrowdClient', () => {
     it('reads a missing body as a user of the wrong shape', async () => {
       answer(noContent);
       expect((await failure(client.getUser({ username: 'alice' }))).message).toBe(
-        'Crowd answered GET /user with 204 but a JSON body of an unexpected shape ((root): Invalid input: expected object, received undefined) (a write may still have been applied)',
+        'Crowd answered GET /user alice with 204 but a JSON body of an unexpected shape ((root): Invalid input: expected object, received undefined) (a write may still have been applied)',
       );
     });
 
