@@ -3,7 +3,7 @@ import { ClientCertificateCredential, ClientSecretCredential, type AccessToken, 
 import { GraphClientError } from '@microsoft/microsoft-graph-client';
 import { ConfigurationError, TransientError, type SyncError } from '../../shared/errors.js';
 import { redactText } from '../../shared/redact.js';
-import { transportCode } from '../runtime/http-failures.js';
+import { TLS_CODES, transportCode } from '../runtime/http-failures.js';
 import type { PermissionView } from './errors.js';
 
 /**
@@ -136,7 +136,8 @@ export class AppCredential implements TokenCredential, PermissionView {
       res = await fetch(url, { signal: AbortSignal.timeout(s.timeoutMs) });
     } catch (err) {
       const code = transportCode(err);
-      if (/CERT|SELF_SIGNED|ALTNAME/.test(code)) {
+      // The Graph client's own list, and any other certificate code (CERT_REVOKED, CERT_NOT_YET_VALID…).
+      if (TLS_CODES.has(code) || code.includes('CERT')) {
         return new ConfigurationError(`Cannot reach the Entra authority ${s.authorityHost}: ${code}; check ENTRA_AUTHORITY_HOST and the TLS trust store (NODE_EXTRA_CA_CERTS)`, { code });
       }
       return new TransientError(`Cannot reach the Entra authority ${s.authorityHost}: ${code || (err as Error).name}`, { code: code || 'ECONNECT' });
