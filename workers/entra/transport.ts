@@ -32,7 +32,8 @@ export class TransportFailure extends GraphClientError {
 class FetchHandler implements Middleware {
   async execute(context: Context): Promise<void> {
     try {
-      context.response = await fetch(context.request, context.options as RequestInit);
+      // fetch follows redirects by default; handed back, one fails as a wrong GRAPH_BASE_URL.
+      context.response = await fetch(context.request, { ...(context.options as RequestInit), redirect: 'manual' });
     } catch (err) {
       throw new TransportFailure(err);
     }
