@@ -18,6 +18,7 @@ function refuseDynamic(g: GroupRecord): void {
   const types = g.values.groupTypes;
   if (Array.isArray(types) && types.includes('DynamicMembership')) throw badRequest(DYNAMIC_MEMBERS);
 }
+
 const MAX_BIND = 20;
 
 type Member = { kind: 'user'; rec: UserRecord } | { kind: 'group'; rec: GroupRecord };
