@@ -1,12 +1,13 @@
 // The Crowd REST client against a scripted server: each request it sends (method, path, query,
 // headers, body) and what it makes of each reply shape, in full. Operators read these messages
 // in the failed set and quarantine reasons, and the runtime acts on each error's kind and code.
-import { errorKind, type SyncError } from '../../../shared/errors.js';
+import type { SyncError } from '../../../shared/errors.js';
 import { issueServerCertificate, loadOrCreateAuthority } from '../../../emulators/entra/certificates.js';
 import { CrowdClient, normalizeBaseUrl, type CrowdClientOptions } from '../../../workers/crowd/client.js';
 import type { CrowdUser } from '../../../workers/crowd/entities.js';
 import { remoteCalls } from '../../../workers/runtime/process-metrics.js';
 import type { RequestBudget } from '../../../workers/runtime/request-budget.js';
+import { expected, view } from './replies.js';
 import { ScriptedServer, cutOff, hang, json, noContent, refusal, reset, text, xml, type Answer } from './scripted-server.js';
 
 const API = '/crowd/rest/usermanagement/1';
@@ -41,23 +42,6 @@ const alice: CrowdUser = {
 const bob = { name: 'bob', active: false };
 const bobUser: CrowdUser = { name: 'bob', key: undefined, firstName: undefined, lastName: undefined, displayName: undefined, email: undefined, active: false, attributes: undefined, updatedAt: undefined };
 
-const view = (err: SyncError) => ({
-  kind: errorKind(err),
-  message: err.message,
-  status: err.status,
-  code: err.code,
-  retryAfterMs: (err as { retryAfterMs?: number }).retryAfterMs,
-  nextRetryDelayMs: (err as { nextRetryDelayMs?: number }).nextRetryDelayMs,
-});
-const expected = (kind: string, message: string, more: Partial<ReturnType<typeof view>> = {}) => ({
-  kind,
-  message,
-  status: undefined,
-  code: undefined,
-  retryAfterMs: undefined,
-  nextRetryDelayMs: undefined,
-  ...more,
-});
 
 async function failure(promise: Promise<unknown>): Promise<ReturnType<typeof view>> {
   const err = await promise.then(

@@ -1,5 +1,6 @@
 // Crowd's JSON entities and their normalised form. Crowd versions differ in list keys, date
 // forms and how `active` and `key` come back; every variant must land in the same CrowdUser.
+import { crowdUser } from './fake-client.js';
 import {
   APP_FIELD,
   PROFILE_FIELDS,
@@ -12,17 +13,7 @@ import {
   type UserEntity,
 } from '../../../workers/crowd/entities.js';
 
-const bare: CrowdUser = {
-  name: 'alice',
-  key: undefined,
-  firstName: undefined,
-  lastName: undefined,
-  displayName: undefined,
-  email: undefined,
-  active: true,
-  attributes: undefined,
-  updatedAt: undefined,
-};
+const bare: CrowdUser = crowdUser('alice');
 
 describe('userEntitySchema', () => {
   it('accepts a full Crowd user and keeps every field', () => {

@@ -1,6 +1,6 @@
 // Exact wording and edge cases of the Crowd error mapping. Operators read these messages in
 // the failed set and in quarantine reasons, so each one is asserted in full.
-import { ConfigurationError, PermanentError, TransientError, errorKind, type SyncError } from '../../../shared/errors.js';
+import { ConfigurationError, PermanentError, TransientError } from '../../../shared/errors.js';
 import {
   describeCall,
   errorEntity,
@@ -12,7 +12,7 @@ import {
   type CrowdCall,
   type RawReply,
 } from '../../../workers/crowd/errors.js';
-import { reply } from './replies.js';
+import { expected, reply, view } from './replies.js';
 
 const alice: CrowdCall = { method: 'PUT', resource: 'user', subject: 'alice' };
 const search: CrowdCall = { method: 'GET', resource: 'search' };
@@ -22,24 +22,6 @@ const EMAIL_REFUSAL = 'External applications are not allowed to change user emai
 
 const entity = (reason: string, message: string) => JSON.stringify({ reason, message });
 
-// Everything a runtime decision or an operator depends on, in one comparable shape.
-const view = (err: SyncError) => ({
-  kind: errorKind(err),
-  message: err.message,
-  status: err.status,
-  code: err.code,
-  retryAfterMs: (err as { retryAfterMs?: number }).retryAfterMs,
-  nextRetryDelayMs: (err as { nextRetryDelayMs?: number }).nextRetryDelayMs,
-});
-const expected = (kind: string, message: string, more: Partial<ReturnType<typeof view>> = {}) => ({
-  kind,
-  message,
-  status: undefined,
-  code: undefined,
-  retryAfterMs: undefined,
-  nextRetryDelayMs: undefined,
-  ...more,
-});
 
 describe('describeCall', () => {
   it('names the subject only when there is one', () => {
