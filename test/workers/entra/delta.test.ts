@@ -9,7 +9,7 @@ import type { PhotoStore } from '../../../workers/entra/photos.js';
 import type { PullDeps } from '../../../workers/entra/pull.js';
 import { collect } from '../../helpers/collect.js';
 import { REDIS_URL, deletePrefix, uniquePrefix } from '../../helpers/redis.js';
-import { FakeGraph, graphError, reply } from './fake-graph.js';
+import { FakeGraph, graphError, reply, failure } from './fake-graph.js';
 
 const SELECT = 'id,userPrincipalName,displayName,givenName,surname,mail,accountEnabled,onPremisesSyncEnabled,department';
 const mapping = new EntraMapping({ attributeMap: { costCentre: 'department' } });
@@ -32,17 +32,6 @@ const readOptions = (query: Record<string, string> | undefined, pageSize = 999) 
   accept: [400, 404, 410],
   permission: 'User.Read.All',
 });
-
-/** [class, message, code, status] of a rejection. */
-async function failure(p: Promise<unknown>): Promise<unknown[]> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { message: string; code?: string; status?: number };
-    return [e.constructor.name, e.message, e.code, e.status];
-  }
-  return ['resolved'];
-}
 
 describe('Entra delta', () => {
   let redis: Redis;

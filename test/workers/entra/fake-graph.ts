@@ -81,3 +81,14 @@ export class FakeGraph {
     return { ...r, call: { method, path: pathOf(link), subject: options.subject, permission: options.permission } };
   }
 }
+
+/** [class, message, code, status] of a rejection. */
+export async function failure(p: Promise<unknown>): Promise<unknown[]> {
+  try {
+    await p;
+  } catch (err) {
+    const e = err as { message: string; code?: string; status?: number };
+    return [e.constructor.name, e.message, e.code, e.status];
+  }
+  return ['resolved'];
+}

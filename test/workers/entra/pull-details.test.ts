@@ -8,7 +8,7 @@ import { EntraMapping, type DesiredUser } from '../../../workers/entra/mapping.j
 import type { PhotoStore } from '../../../workers/entra/photos.js';
 import { checkEmptyPages, listUsers, parseUser, toRemoteUser, userSelect, type PullDeps } from '../../../workers/entra/pull.js';
 import { collect } from '../../helpers/collect.js';
-import { FakeGraph, reply } from './fake-graph.js';
+import { FakeGraph, reply, failure } from './fake-graph.js';
 
 const BASE = 'id,userPrincipalName,displayName,givenName,surname,mail,accountEnabled,onPremisesSyncEnabled';
 const signal = new AbortController().signal;
@@ -33,17 +33,6 @@ function photoStore(answer: RemoteUser['photo'] | undefined) {
 }
 
 const deps = (g: FakeGraph, photos = photoStore(undefined).photos): PullDeps => ({ client: g.client, mapping, photos });
-
-/** [class, message, code, status] of a rejection. */
-async function failure(p: Promise<unknown>): Promise<unknown[]> {
-  try {
-    await p;
-  } catch (err) {
-    const e = err as { message: string; code?: string; status?: number };
-    return [e.constructor.name, e.message, e.code, e.status];
-  }
-  return ['resolved'];
-}
 
 describe('userSelect', () => {
   it('selects the base properties, then what the mapping manages, each once', () => {
