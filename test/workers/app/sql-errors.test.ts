@@ -101,6 +101,8 @@ describe('sqlError', () => {
       ['a code of four characters', Object.assign(new Error('odd'), { code: '4000' }), 'odd', '4000'],
       ['a code with a prefix', Object.assign(new Error('odd'), { code: 'x40001' }), 'odd', 'x40001'],
       ['a code with a suffix', Object.assign(new Error('odd'), { code: '40001x' }), 'odd', '40001x'],
+      ['a system call code of five letters', Object.assign(new Error('EPERM: operation not permitted, open'), { code: 'EPERM' }), 'EPERM: operation not permitted, open', 'EPERM'],
+      ['EBUSY', Object.assign(new Error('EBUSY: resource busy or locked'), { code: 'EBUSY' }), 'EBUSY: resource busy or locked', 'EBUSY'],
       ['a code that is not a string', Object.assign(new Error('odd'), { code: 40001 }), 'odd', undefined],
       ['an empty code', Object.assign(new Error('odd'), { code: '' }), 'odd', undefined],
       ['a thrown string', 'boom', 'boom', undefined],

@@ -54,9 +54,12 @@ export function sqlError(err: unknown, call: SqlCall): SyncError {
   const where = `${call.what} on table "${call.table}"`;
 
   if (NETWORK_CODES.has(code)) return new TransientError(`Could not reach the database for ${where} (${code})`, { code, cause: err });
-  if (!/^[0-9A-Z]{5}$/.test(code)) {
+  // A system call's code (EPERM, EBUSY) has a SQLSTATE's shape but no SQLSTATE class
+  // starts with E: it comes from the host, like the network codes above.
+  if (!/^[0-9A-Z]{5}$/.test(code) || /^E[A-Z]{4}$/.test(code)) {
     // Not from the server: the driver lost or could not get a connection (pool timeout,
-    // "Connection terminated unexpectedly"). Those messages hold no data.
+    // "Connection terminated unexpectedly"), or the host refused a system call. Those
+    // messages hold no data.
     const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
     return new TransientError(`Database call failed during ${where}: ${message}`, { ...(code && { code }), cause: err });
   }
