@@ -4,7 +4,26 @@
 import type { CrowdClient } from '../../../workers/crowd/client.js';
 import type { CrowdUser } from '../../../workers/crowd/entities.js';
 
-const METHODS = ['getUser', 'listUserGroups', 'addUserToGroup', 'removeUserFromGroup', 'searchUsers', 'currentEventToken', 'eventsSince'] as const;
+const METHODS = [
+  'getUser',
+  'createUser',
+  'updateUser',
+  'renameUser',
+  'setPassword',
+  'deleteUser',
+  'storeAttributes',
+  'deleteAttribute',
+  'listUserGroups',
+  'addUserToGroup',
+  'removeUserFromGroup',
+  'searchUsers',
+  'currentEventToken',
+  'eventsSince',
+  'ping',
+  'close',
+] as const;
+// The real client's close() is synchronous, and callers do not await it.
+const SYNC: ReadonlySet<Method> = new Set<Method>(['close']);
 type Method = (typeof METHODS)[number];
 type Impl = { [M in Method]?: (...args: Parameters<CrowdClient[M]>) => ReturnType<CrowdClient[M]> | Awaited<ReturnType<CrowdClient[M]>> };
 
@@ -14,12 +33,13 @@ export function fakeClient(impl: Impl): { client: CrowdClient; calls: Call[] } {
   const calls: Call[] = [];
   const client: Record<string, unknown> = {};
   for (const m of METHODS) {
-    client[m] = async (...args: unknown[]) => {
+    const run = (...args: unknown[]) => {
       calls.push([m, ...args]);
       const f = impl[m] as ((...a: unknown[]) => unknown) | undefined;
       if (!f) throw new Error(`unexpected call ${m}`);
       return f(...args);
     };
+    client[m] = SYNC.has(m) ? run : async (...args: unknown[]) => run(...args);
   }
   return { client: client as unknown as CrowdClient, calls };
 }

@@ -12,9 +12,16 @@ export interface Request {
   /** The path or absolute link as the unit passed it. */
   link: string;
   options: RequestOptions;
+  /** Set on binary reads (`getBytes`) only. */
+  binary?: true;
 }
 
 export type Answer = (request: Request) => GraphReply | Promise<GraphReply>;
+
+/** A binary reply (`getBytes`): the bytes, with headers such as content-type. */
+export function bytesReply(status: number, bytes: Buffer | undefined, headers: Record<string, string> = {}): GraphReply & { bytes: Buffer | undefined } {
+  return { ...reply(status, undefined), headers, bytes };
+}
 
 /** A reply to `GET path` (or another method) with a JSON body and, for failures, Graph's error envelope. */
 export function reply(status: number, json: unknown, extra: { error?: GraphErrorBody; method?: string; path?: string; subject?: string } = {}): GraphReply {
@@ -40,6 +47,12 @@ export class FakeGraph {
   /** What `refusal()` was asked about, in order; each call returns a fresh error naming the status and call. */
   readonly refused: GraphReply[] = [];
   readonly baseUrl = BASE_URL;
+  /** What `roles()` answers: the token's roles, undefined before a token was issued. */
+  tokenRoles: ReadonlySet<string> | undefined = undefined;
+  readonly missingPermissions = new Set<string>();
+  /** How often `renewToken()` and `close()` were called. */
+  renewed = 0;
+  closed = 0;
   readonly #answer: Answer;
 
   constructor(answer: Answer) {
@@ -68,13 +81,29 @@ export class FakeGraph {
     return this.#send(method, link, options);
   }
 
+  async getBytes(link: string, options: RequestOptions = {}): Promise<GraphReply & { bytes: Buffer | undefined }> {
+    return this.#send('GET', link, options, true) as Promise<GraphReply & { bytes: Buffer | undefined }>;
+  }
+
+  roles(): ReadonlySet<string> | undefined {
+    return this.tokenRoles;
+  }
+
+  renewToken(): void {
+    this.renewed++;
+  }
+
+  close(): void {
+    this.closed++;
+  }
+
   refusal(r: GraphReply): Error {
     this.refused.push(r);
     return new Error(`refused ${r.status} ${r.call.method} ${r.call.path}`);
   }
 
-  async #send(method: string, link: string, options: RequestOptions): Promise<GraphReply> {
-    const request = { method, link, options };
+  async #send(method: string, link: string, options: RequestOptions, binary = false): Promise<GraphReply> {
+    const request: Request = { method, link, options, ...(binary && { binary: true as const }) };
     this.requests.push(request);
     const r = await this.#answer(request);
     // Messages name the call as the real client would: method, version-relative path, subject.
