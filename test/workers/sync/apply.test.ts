@@ -14,6 +14,7 @@ import { PlanStore, emptyCounts, type PlanEntry, type PlanMeta } from '../../../
 import type { ProgressReporter } from '../../../workers/sync/progress.js';
 import type { SyncQueues } from '../../../workers/sync/queues.js';
 import type { Tally } from '../../../workers/sync/tracker.js';
+import { fixDate } from '../../helpers/clock.js';
 import { deletePrefix, uniquePrefix, workerRedis } from '../../helpers/redis.js';
 
 const T0 = Date.UTC(2026, 5, 1, 12);
@@ -30,7 +31,7 @@ afterAll(async () => {
   await redis.quit();
 });
 beforeEach(() => {
-  jest.useFakeTimers({ now: T0, doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+  fixDate(T0);
   prefix = uniquePrefix('apply');
   store = new PlanStore(redis, prefix);
 });

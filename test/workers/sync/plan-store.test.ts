@@ -4,6 +4,7 @@
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, jest } from '@jest/globals';
 import type { Redis } from 'ioredis';
 import { emptyCounts, newPlanId, PLAN_ACTIONS, PlanStore, type PlanEntry, type PlanMeta } from '../../../workers/sync/plan-store.js';
+import { fixDate } from '../../helpers/clock.js';
 import { deletePrefix, uniquePrefix, workerRedis } from '../../helpers/redis.js';
 
 const T0 = Date.UTC(2026, 0, 2, 3, 4, 5, 678);
@@ -20,7 +21,7 @@ afterAll(async () => {
   await redis.quit();
 });
 beforeEach(() => {
-  jest.useFakeTimers({ now: T0, doNotFake: ['hrtime', 'nextTick', 'performance', 'queueMicrotask', 'setImmediate', 'clearImmediate', 'setInterval', 'clearInterval', 'setTimeout', 'clearTimeout'] });
+  fixDate(T0);
   prefix = uniquePrefix('plan-store');
   store = new PlanStore(redis, prefix);
 });
