@@ -113,6 +113,9 @@ export class EntraConnector implements SyncConnector {
     const remote = await this.#locateRef(ctx.link, user, 'id,userPrincipalName,accountEnabled,onPremisesSyncEnabled', call);
     const who = user.username ?? `for app user ${user.id}`;
     if (!remote) throw new TransientError(`Entra has no user ${who} yet; the password is retried after the push creates it`, { code: 'USER_NOT_FOUND' });
+    // Graph refuses the change for a user synced from Active Directory; failing would blame
+    // a missing permission, so it is skipped with the reason like every other write.
+    if (remote.onPremisesSyncEnabled) return { operation: 'noop', remoteId: remote.id, remoteName: remote.userPrincipalName, skippedReason: onPremises(remote) };
     const json = { passwordProfile: { password, forceChangePasswordNextSignIn: this.#d.forcePasswordChange ?? false } };
     const reply = await this.#d.client.write('PATCH', `/users/${remote.id}`, { ...call, json, accept: [404], subject: remote.userPrincipalName, permission: PASSWORD_PERMISSION });
     if (reply.status === 404) throw new TransientError(`Entra user ${remote.userPrincipalName} disappeared before its password could be set`, { code: 'USER_NOT_FOUND', status: 404 });

@@ -814,6 +814,12 @@ describe('EntraConnector.setPassword', () => {
     ]);
   });
 
+  it('skips a user mastered on-premises without asking Graph to change it', async () => {
+    const g = FakeGraph.script(ok(inGraph({ onPremisesSyncEnabled: true })));
+    expect(await build(g).connector.setPassword({ id: 'a-1' }, 'pw', ctx(link()))).toEqual({ operation: 'noop', remoteId: 'u-1', remoteName: UPN, skippedReason: ONPREM });
+    expect(g.requests).toEqual([getUser('u-1', 'u-1', PASSWORD_SELECT)]);
+  });
+
   it('takes any success as done', async () => {
     const g = FakeGraph.script(ok(inGraph()), ok({}));
     expect(await build(g).connector.setPassword({ id: 'a-1' }, 'pw', ctx(link()))).toMatchObject({ operation: 'password' });
