@@ -204,8 +204,9 @@ export class CrowdConnector implements SyncConnector {
       const user = await this.#client.getUser({ username: name }, options);
       if (!user) continue;
       const otherKey = link?.remoteId !== undefined && user.key !== undefined && user.key !== link.remoteId;
-      // Someone else now holds the name the link remembers: never touch their account.
-      if (otherKey && name !== username) continue;
+      // Someone else now holds the name the link remembers: never touch their account. The
+      // app's own username is trusted whatever its case (Crowd names are case-insensitive).
+      if (otherKey && name.toLowerCase() !== username?.toLowerCase()) continue;
       if (otherKey) {
         logger.warn({ remoteName: user.name }, 'the linked Crowd user is gone; relinking to the Crowd user with the same name');
       }

@@ -879,6 +879,17 @@ describe('CrowdConnector.setPassword', () => {
     expect(r.log).toStrictEqual([['job', 'warn', { remoteName: 'Alice' }, 'the linked Crowd user is gone; relinking to the Crowd user with the same name']]);
   });
 
+  it("relinks when the link remembers the app's own username in another case", async () => {
+    const r = rig({ getUser: directory(stored({ name: 'Alice', key: OTHER_KEY })), setPassword: () => true });
+    await expect(r.connector.setPassword({ id: 'u-1', username: 'alice' }, 'pw', r.ctx(link({ remoteName: 'Alice' })))).resolves.toStrictEqual({
+      operation: 'password',
+      remoteId: OTHER_KEY,
+      remoteName: 'Alice',
+      changedAttributes: ['password'],
+    });
+    expect(r.log).toStrictEqual([['job', 'warn', { remoteName: 'Alice' }, 'the linked Crowd user is gone; relinking to the Crowd user with the same name']]);
+  });
+
   it('fails as transient (USER_NOT_FOUND), without creating, while Crowd has no such user', async () => {
     const r = rig({ getUser: () => null });
     await expect(failure(r.connector.setPassword({ id: 'u-1', username: 'alice' }, 'pw', r.ctx()))).resolves.toStrictEqual({
