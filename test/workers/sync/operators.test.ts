@@ -81,9 +81,10 @@ describe('approvePlan', () => {
     expect(await store.get('crowd-gone')).toBeUndefined();
   });
 
-  it('never applies a dry run', async () => {
+  it('never applies a dry run, and leaves it as it was', async () => {
     await withEntries(meta({ status: 'planned', dryRun: true }));
     await expect(approvePlan(store, queue, ID)).rejects.toThrow(new Error(`plan ${ID} is a dry run and is never applied`));
+    expect(await store.get(ID)).toStrictEqual(meta({ status: 'planned', dryRun: true }));
     expect(await queue.getJobCounts('waiting', 'delayed', 'prioritized')).toStrictEqual({ waiting: 0, delayed: 0, prioritized: 0 });
   });
 });
