@@ -92,11 +92,16 @@ export class JobTracker {
   }
 
   async #sweep(): Promise<void> {
-    for (const id of [...this.#pending.keys()].slice(0, 200)) {
-      const job = await this.#queue.getJob(id).catch(() => undefined);
-      if (!job) this.#settle(id, 'skipped');
-      else if (job.finishedOn && job.failedReason && (await job.getState()) === 'failed') this.#settle(id, 'failed');
-      else if (job.finishedOn && (await job.getState()) === 'completed') this.#settle(id, outcomeOf(job.returnvalue));
+    try {
+      for (const id of [...this.#pending.keys()].slice(0, 200)) {
+        const job = await this.#queue.getJob(id);
+        if (!job) this.#settle(id, 'skipped');
+        else if (job.finishedOn && job.failedReason && (await job.getState()) === 'failed') this.#settle(id, 'failed');
+        else if (job.finishedOn && (await job.getState()) === 'completed') this.#settle(id, outcomeOf(job.returnvalue));
+      }
+    } catch {
+      // A read that failed (Redis unreachable) says nothing about the job: it is not counted
+      // as gone, and the next check looks again.
     }
   }
 }

@@ -16,7 +16,7 @@ interface StoredJob {
   finishedOn?: number;
   failedReason?: string;
   returnvalue?: unknown;
-  state: string;
+  state: string | Error;
 }
 
 /** A queue that answers from `jobs` and `states`, recording what was asked. */
@@ -38,6 +38,7 @@ function standIn() {
         finishedOn: j.finishedOn, failedReason: j.failedReason, returnvalue: j.returnvalue,
         getState: async () => {
           stateRead.push(id);
+          if (j.state instanceof Error) throw j.state;
           return j.state;
         },
       };
@@ -47,7 +48,7 @@ function standIn() {
   const tracker = new JobTracker(queue as unknown as Queue, events as unknown as QueueEvents);
   const completed = (jobId: string, returnvalue: unknown = null) => events.emit('completed', { jobId, returnvalue });
   const failed = (jobId: string) => events.emit('failed', { jobId, failedReason: 'boom' });
-  return { jobs, states, asked, stateRead, events, tracker, completed, failed };
+  return { queue, jobs, states, asked, stateRead, events, tracker, completed, failed };
 }
 
 /** Lets every pending promise callback run (the stand-in answers without I/O). */
@@ -223,6 +224,30 @@ describe('JobTracker, on a stand-in queue', () => {
     await jest.advanceTimersByTimeAsync(50);
     await expect(wait).resolves.toStrictEqual({ succeeded: 2, skipped: 4, failed: 2 });
     expect(t.asked.slice(ids.length)).toStrictEqual(['waiting', 'retrying', 'rerun-failed', 'rerun-done']);
+  });
+
+  it('counts nothing from a check whose reads fail, and looks again at the next one', async () => {
+    const t = standIn();
+    const lost = new Error('connection lost');
+    const getJob = t.queue.getJob;
+    t.queue.getJob = async (id: string) => {
+      if (id === 'b') throw lost;
+      return getJob(id);
+    };
+    t.jobs.set('c', { finishedOn: 5, failedReason: 'boom', state: lost });
+    const wait = t.tracker.wait(['a', 'b', 'c'], onSettled, { checkEveryMs: 10, abortSignal: stop.signal });
+    await jest.advanceTimersByTimeAsync(10);
+    await settle();
+    // a is gone; the check ends at b, whose read failed, rather than counting it as gone.
+    expect(seen).toStrictEqual(['skipped']);
+    t.queue.getJob = getJob;
+    await jest.advanceTimersByTimeAsync(10);
+    await settle();
+    // c's state cannot be read either: still waited for.
+    expect(seen).toStrictEqual(['skipped', 'skipped']);
+    t.jobs.set('c', { finishedOn: 5, failedReason: 'boom', state: 'failed' });
+    await jest.advanceTimersByTimeAsync(10);
+    await expect(wait).resolves.toStrictEqual({ succeeded: 0, skipped: 2, failed: 1 });
   });
 
   it('looks at no more than 200 jobs per check', async () => {
