@@ -37,15 +37,15 @@ export async function applyPlan(deps: ApplyDeps, meta: PlanMeta): Promise<PlanMe
   await deps.progress.phase('applying', total - cursor, meta.target);
   while (cursor < total) {
     const entries = await store.entries(meta.id, cursor, deps.chunkSize ?? 1000);
-    const waits = await handOut(deps, meta.target, meta.id, entries);
+    const { waits, idle } = await handOut(deps, meta.target, meta.id, entries);
     await store.setCursor(meta.id, cursor + entries.length);
     cursor += entries.length;
     // Entries that need no job (conflicts, links without a diff) are done once handed out.
-    const jobs = [...waits.values()].reduce((n, ids) => n + ids.length, 0);
-    if (entries.length > jobs) await deps.progress.add(entries.length - jobs);
+    if (idle) await deps.progress.add(idle);
+    const count = entryCounter(entries.length - idle, [...waits.values()].reduce((n, ids) => n + ids.length, 0), (n) => void deps.progress.add(n));
     for (const [queue, ids] of waits) {
       const { tracker } = await deps.queues.get(queue);
-      const t = await tracker.wait(ids, () => void deps.progress.add(1), { abortSignal: deps.abortSignal });
+      const t = await tracker.wait(ids, count, { abortSignal: deps.abortSignal });
       tally.succeeded += t.succeeded;
       tally.skipped += t.skipped;
       tally.failed += t.failed;
@@ -61,11 +61,30 @@ export async function applyPlan(deps: ApplyDeps, meta: PlanMeta): Promise<PlanMe
   });
 }
 
-/** Turns plan entries into jobs; returns the job ids to wait for, per queue. */
-async function handOut(deps: ApplyDeps, target: Target, planId: string, entries: readonly PlanEntry[]): Promise<Map<Target | 'app', string[]>> {
+/**
+ * Progress is counted in entries, but a link entry can have two jobs (its push and its
+ * application update): the chunk's settled jobs are scaled to its entries with jobs, so
+ * `done` ends at the chunk's size and never passes the plan's total.
+ */
+function entryCounter(entries: number, jobs: number, add: (n: number) => void): () => void {
+  let settled = 0;
+  return () => {
+    const before = Math.floor((settled * entries) / jobs);
+    settled += 1;
+    const step = Math.floor((settled * entries) / jobs) - before;
+    if (step) add(step);
+  };
+}
+
+/**
+ * Turns plan entries into jobs; returns the job ids to wait for, per queue, and how many
+ * entries need no job.
+ */
+async function handOut(deps: ApplyDeps, target: Target, planId: string, entries: readonly PlanEntry[]): Promise<{ waits: Map<Target | 'app', string[]>; idle: number }> {
   const upserts: (UserSnapshot & { version: number })[] = [];
   const deletes: { id: string; username?: string }[] = [];
   const applies: Parameters<ApplyDeps['queues']['applies']>[0][number][] = [];
+  let idle = 0;
   // State-based: pushes carry the app's current row, not the one seen when planning (a staged
   // plan may be hours old). Read the chunk's rows at once; the directory bounds its own concurrency.
   const pushing = entries.filter((e) => e.action === 'create' || e.action === 'update' || (e.action === 'link' && e.diff?.length));
@@ -75,13 +94,20 @@ async function handOut(deps: ApplyDeps, target: Target, planId: string, entries:
       case 'link':
       case 'create':
       case 'update': {
+        const takesFields = e.action === 'link' && !!e.fields?.length;
         if (e.action === 'link') await deps.links.update(target, e.appUserId!, { remoteId: e.remoteId!, remoteName: e.remoteName! });
-        if (e.action === 'link' && e.fields?.length) applies.push({ source: target, action: 'update', appUserId: e.appUserId!, remote: e.remote!, fields: e.fields, planId });
-        if (e.action === 'link' && !e.diff?.length) break;
+        if (takesFields) applies.push({ source: target, action: 'update', appUserId: e.appUserId!, remote: e.remote!, fields: e.fields!, planId });
+        if (e.action === 'link' && !e.diff?.length) {
+          if (!takesFields) idle += 1;
+          break;
+        }
         const user = rows.get(e.appUserId!);
         const snap = user && toSnapshot(user);
         if (snap?.ok) upserts.push(snap.snapshot);
-        else deps.logger.warn({ appUserId: e.appUserId, reason: snap ? snap.reason : 'gone from the application' }, 'plan entry not applied');
+        else {
+          deps.logger.warn({ appUserId: e.appUserId, reason: snap ? snap.reason : 'gone from the application' }, 'plan entry not applied');
+          if (!takesFields) idle += 1;
+        }
         break;
       }
       case 'disable':
@@ -98,6 +124,7 @@ async function handOut(deps: ApplyDeps, target: Target, planId: string, entries:
         applies.push({ source: target, action: 'disable', appUserId: e.appUserId!, remote: e.remote ?? null, planId });
         break;
       case 'conflict':
+        idle += 1;
         break;
     }
   }
@@ -108,5 +135,5 @@ async function handOut(deps: ApplyDeps, target: Target, planId: string, entries:
   ];
   if (targetIds.length) waits.set(target, targetIds);
   if (applies.length) waits.set('app', await deps.queues.applies(applies));
-  return waits;
+  return { waits, idle };
 }

@@ -197,12 +197,12 @@ describe('applyPlan: entries to jobs', () => {
         { source: 'crowd', action: 'disable', appUserId: 'j10', remote: null, planId: ID },
       ]],
       ['setCursor', ID, 13],
-      // Progress counts jobs plus entries without one: c3 has two jobs, d4 and the conflict
-      // none, so the 13 entries end as 1 here and one per job below.
-      ['add', 1],
+      // Progress counts entries: d4 and the conflict need no job and are done here; the 12
+      // jobs of the 11 other entries (c3 has two) count as 11, the first one adding nothing.
+      ['add', 2],
       ['get', 'crowd'],
       ['wait', 'crowd', ['u0', 'u1', 'u2', 'd3', 'd4'], true],
-      ...Array.from({ length: 5 }, () => ['add', 1]),
+      ...Array.from({ length: 4 }, () => ['add', 1]),
       ['get', 'app'],
       ['wait', 'app', ['a5', 'a6', 'a7', 'a8', 'a9', 'a10', 'a11'], true],
       ...Array.from({ length: 7 }, () => ['add', 1]),
@@ -258,6 +258,24 @@ describe('applyPlan: entries to jobs', () => {
       ['add', 2],
     ]);
     expect(result).toMatchObject({ status: 'applied', apply: { total: 2, enqueued: 2, succeeded: 0, skipped: 0, failed: 0 } });
+  });
+
+  it('counts a link entry with two jobs as one, so progress never passes the total', async () => {
+    const rows = new Map([['c3', row('c3')]]);
+    const m = await stage([{ action: 'link', appUserId: 'c3', remoteId: 'rc', remoteName: 'c3', diff: [{ attribute: 'email', app: 'x', target: 'y' }], fields: ['firstName'], remote: remote('rc') }]);
+    const { deps, of } = world({ rows });
+    const result = await applyPlan(deps, m);
+    expect(of('wait').map((w) => w[2])).toStrictEqual([['u0'], ['a1']]);
+    expect(of('add')).toStrictEqual([['add', 1]]);
+    expect(result.apply).toMatchObject({ total: 1, succeeded: 2 });
+  });
+
+  it('counts a link entry whose push is dropped by its application update alone', async () => {
+    const m = await stage([{ action: 'link', appUserId: 'c3', remoteId: 'rc', remoteName: 'c3', diff: [{ attribute: 'email', app: 'x', target: 'y' }], fields: ['firstName'], remote: remote('rc') }]);
+    const { deps, of } = world();
+    await applyPlan(deps, m);
+    expect(of('wait').map((w) => w[2])).toStrictEqual([['a0']]);
+    expect(of('add')).toStrictEqual([['add', 1]]);
   });
 
   it('adds nothing to progress for handed-out entries when every entry has its job', async () => {
