@@ -131,6 +131,8 @@ export class PlanStore {
   }
 
   async entries(id: string, start: number, count: number): Promise<PlanEntry[]> {
+    // LRANGE's end is inclusive and -1 means the last: a count of 0 would read the whole list.
+    if (count <= 0) return [];
     const raw = await this.#redis.lrange(this.key(id, 'entries'), start, start + count - 1);
     return raw.map((r) => JSON.parse(r) as PlanEntry);
   }
@@ -149,6 +151,7 @@ export class PlanStore {
 
   /** Newest first. */
   async list(options: { limit?: number; target?: Target } = {}): Promise<PlanMeta[]> {
+    if ((options.limit ?? 50) <= 0) return [];
     const ids = await this.#redis.zrevrange(`${this.#prefix}:plans`, 0, Math.max(0, (options.limit ?? 50) * 4) - 1);
     const out: PlanMeta[] = [];
     for (const id of ids) {

@@ -190,6 +190,8 @@ describe('PlanStore: entries and cursor', () => {
     expect(await store.entries('p1', 4, 2)).toStrictEqual([entry(4)]);
     expect(await store.entries('p1', 5, 2)).toStrictEqual([]);
     expect(await store.entries('p1', 1, 1)).toStrictEqual([entry(1)]);
+    expect(await store.entries('p1', 0, 0)).toStrictEqual([]);
+    expect(await store.entries('p1', 1, -1)).toStrictEqual([]);
   });
 
   it('starts the cursor at 0 and keeps it as a number for 30 days', async () => {
@@ -222,6 +224,7 @@ describe('PlanStore: list', () => {
     await store.create(meta('new', { createdAt: 3000, target: 'entra' }));
     expect((await store.list()).map((m) => m.id)).toStrictEqual(['new', 'mid', 'old']);
     expect(await store.list({ limit: 1 })).toStrictEqual([meta('new', { createdAt: 3000, target: 'entra' })]);
+    expect(await store.list({ limit: 0 })).toStrictEqual([]);
   });
 
   it("keeps to one target's plans when asked", async () => {
