@@ -2,8 +2,6 @@ import type { Command } from 'commander';
 import type { Redis } from 'ioredis';
 import { loadConfig, type Env, type IdsyncConfig } from '../shared/config.js';
 import { createRedis, whenReady } from '../shared/redis.js';
-import { openDirectory } from '../workers/app/open.js';
-import { runDoctor } from '../operators/doctor.js';
 import { ERROR_CLASSES, isErrorClass } from '../operators/failed-classify.js';
 import { listFailed, type FailedFilter } from '../operators/failed-jobs.js';
 import { showFailed } from '../operators/failed-show.js';
@@ -124,7 +122,7 @@ export async function failedReplay(jobIds: string[], options: FailedReplayComman
         redis, prefix: config.prefix, jobIds, all: options.all ?? false, filter, dryRun: options.dryRun ?? false,
         // The embedded store belongs to the running `idsync start` (PGlite allows one process per
         // data directory), so it is not opened here: replays then follow the no-directory rule.
-        ...(config.app.kind !== 'embedded' && { directory: () => openDirectory(config.app) }),
+        ...(config.app.kind !== 'embedded' && { directory: async () => (await import('../workers/app/open.js')).openDirectory(config.app) }),
         // A bar only pays off for many jobs; a handful print at once.
         onProgress: ({ done, total }) => total > 20 && bar.update(done, total),
       });
@@ -139,6 +137,8 @@ export async function failedReplay(jobIds: string[], options: FailedReplayComman
 
 export async function doctor(options: DoctorCommandOptions = {}, env: Env = process.env): Promise<number> {
   return withRedis(env, async (config, redis) => {
+    // Loaded here: the doctor brings both connectors, which the other commands do not need.
+    const { runDoctor } = await import('../operators/doctor.js');
     const report = await runDoctor({ config, redis });
     if (options.json) json(report);
     else printDoctor(report);

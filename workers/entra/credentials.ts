@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { ClientCertificateCredential, ClientSecretCredential, type AccessToken, type GetTokenOptions, type TokenCredential } from '@azure/identity';
+import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/identity';
 import { GraphClientError } from '@microsoft/microsoft-graph-client';
 import { ConfigurationError, TransientError, type SyncError } from '../../shared/errors.js';
 import { redactText } from '../../shared/redact.js';
@@ -58,18 +58,18 @@ export async function checkCertificateFile(path: string): Promise<void> {
  */
 export class AppCredential implements TokenCredential, PermissionView {
   readonly #settings: CredentialSettings;
-  #inner: TokenCredential;
+  #inner: Promise<TokenCredential> | undefined;
   #claims: { token: string; roles: ReadonlySet<string> | undefined } | undefined;
 
   constructor(settings: CredentialSettings) {
+    if (!settings.clientCertificatePath && !settings.clientSecret) throw new Error('the entra target needs ENTRA_CLIENT_SECRET or ENTRA_CLIENT_CERTIFICATE_PATH');
     this.#settings = settings;
-    this.#inner = this.#create();
   }
 
   async getToken(scopes: string | string[], options?: GetTokenOptions): Promise<AccessToken> {
     let token: AccessToken | null;
     try {
-      token = await this.#inner.getToken(scopes, options);
+      token = await (await (this.#inner ??= this.#create())).getToken(scopes, options);
     } catch (err) {
       throw new TokenFailure(await this.#classify(err));
     }
@@ -84,16 +84,18 @@ export class AppCredential implements TokenCredential, PermissionView {
 
   /** Drops the cached token: the next request asks Entra again. */
   renew(): void {
-    this.#inner = this.#create();
+    this.#inner = undefined;
     this.#claims = undefined;
   }
 
-  #create(): TokenCredential {
+  // Loaded on the first token request: @azure/identity takes about a second to import, which
+  // every command and every process without an Entra target would otherwise pay.
+  async #create(): Promise<TokenCredential> {
+    const { ClientCertificateCredential, ClientSecretCredential } = await import('@azure/identity');
     const s = this.#settings;
     const options = { authorityHost: s.authorityHost, disableInstanceDiscovery: true };
     if (s.clientCertificatePath) return new ClientCertificateCredential(s.tenantId, s.clientId, { certificatePath: s.clientCertificatePath }, options);
-    if (s.clientSecret) return new ClientSecretCredential(s.tenantId, s.clientId, s.clientSecret, options);
-    throw new Error('the entra target needs ENTRA_CLIENT_SECRET or ENTRA_CLIENT_CERTIFICATE_PATH');
+    return new ClientSecretCredential(s.tenantId, s.clientId, s.clientSecret!, options);
   }
 
   async #classify(err: unknown): Promise<SyncError> {
