@@ -3,7 +3,7 @@
 import { ConfigurationError, TransientError } from '../../shared/errors.js';
 import type { RemoteUser } from '../../shared/jobs.js';
 import { ownedByTarget, valuesFrom, withTargetValues } from '../../workers/runtime/authority.js';
-import { TLS_CODES, bodyDetail, isHtml, malformedReply, noReplyError, summarizeBody, transportCode, type Remote } from '../../workers/runtime/http-failures.js';
+import { TLS_CODES, bodyDetail, isHtml, lostReplyNote, malformedReply, noReplyError, summarizeBody, transportCode, type Remote } from '../../workers/runtime/http-failures.js';
 import { randomPassword } from '../../workers/runtime/passwords.js';
 
 const remote: Remote = { name: 'Crowd', product: 'Atlassian Crowd', urlSetting: 'CROWD_URL', htmlHint: 'CROWD_URL should point straight at Crowd' };
@@ -58,6 +58,14 @@ describe('malformedReply', () => {
     expect(malformedReply(remote, 'x', reply({ text: 'ok', contentType: '' })).message).toContain('but an unexpected untyped body');
     expect(malformedReply(remote, 'x', reply({ text: '{}' }), 'no "name" field').message).toBe('Crowd answered x with 200 but no "name" field (a write may still have been applied)');
   });
+  it('says a write may have been applied only for a call that writes', () => {
+    expect(malformedReply(remote, 'GET /user alice', reply({ text: '{}' }), 'no "name" field').message).toBe('Crowd answered GET /user alice with 200 but no "name" field');
+    expect(noReplyError(remote, 'HEAD /user', 'ETIMEDOUT', { timeoutMs: 5, baseUrl: 'https://crowd.example/', timedOut: true })?.message).toBe('Crowd did not answer HEAD /user within 5 ms');
+    for (const method of ['POST', 'PUT', 'PATCH', 'DELETE']) expect(lostReplyNote(`${method} /user`)).toBe(' (a write may still have been applied)');
+    for (const what of ['GET /user', 'HEAD /user']) expect(lostReplyNote(what)).toBe('');
+    // Only the method counts, not a GET further on in the description.
+    expect(lostReplyNote('POST /user GET')).toBe(' (a write may still have been applied)');
+  });
 });
 
 describe('transportCode and noReplyError', () => {
@@ -75,7 +83,7 @@ describe('transportCode and noReplyError', () => {
     for (const [code, timedOut] of [['', true], ['ETIMEDOUT', false], ['UND_ERR_CONNECT_TIMEOUT', false]] as const) {
       const err = noReplyError(remote, 'GET /user', code, { ...ctx, timedOut });
       expect(err).toBeInstanceOf(TransientError);
-      expect(err).toMatchObject({ message: 'Crowd did not answer GET /user within 5000 ms (a write may still have been applied)', code: 'ETIMEDOUT' });
+      expect(err).toMatchObject({ message: 'Crowd did not answer GET /user within 5000 ms', code: 'ETIMEDOUT' });
     }
     for (const code of TLS_CODES) {
       const err = noReplyError(remote, 'GET /user', code, ctx);

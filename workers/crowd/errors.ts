@@ -5,7 +5,7 @@ import {
   TransientError,
   type SyncError,
 } from '../../shared/errors.js';
-import { TLS_CODES, bodyDetail, malformedReply, noReplyError, summarizeBody, transportCode, type Remote } from '../runtime/http-failures.js';
+import { TLS_CODES, bodyDetail, lostReplyNote, malformedReply, noReplyError, summarizeBody, transportCode, type Remote } from '../runtime/http-failures.js';
 
 /**
  * Crowd replies → the one error taxonomy (shared/errors.ts). Crowd speaks three dialects
@@ -147,7 +147,7 @@ export function errorFromTransport(call: CrowdCall, err: unknown, context: { tim
   const common = noReplyError(CROWD, what, code, { ...context, timedOut: name === 'TimeoutError' });
   if (common) return common;
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED') {
-    return new TransientError(`The connection to Crowd was reset during ${what} (a write may still have been applied)`, { code });
+    return new TransientError(`The connection to Crowd was reset during ${what}${lostReplyNote(what)}`, { code });
   }
   // got's messages carry no credentials (they travel in a header), but keep them short.
   const message = err instanceof Error ? err.message.split('\n')[0] : String(err);

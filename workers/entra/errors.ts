@@ -5,7 +5,7 @@ import {
   TransientError,
   type SyncError,
 } from '../../shared/errors.js';
-import { bodyDetail, malformedReply, noReplyError, transportCode, type Remote } from '../runtime/http-failures.js';
+import { bodyDetail, lostReplyNote, malformedReply, noReplyError, transportCode, type Remote } from '../runtime/http-failures.js';
 import { PASSWORD_PERMISSION, PASSWORD_ROLE, holds } from './permissions.js';
 
 /**
@@ -115,7 +115,7 @@ export function errorFromReply(call: GraphCall, reply: RawReply, permissions?: P
   }
   if (status >= 500 || status === 408) {
     const hint = retryAfter !== undefined ? { nextRetryDelayMs: retryAfterMs(reply.headers) } : {};
-    return new TransientError(`Graph failed ${what}: ${detail} (a write may still have been applied)`, { ...opts, ...hint });
+    return new TransientError(`Graph failed ${what}: ${detail}${lostReplyNote(what)}`, { ...opts, ...hint });
   }
   if (status === 404 && !body) {
     return new ConfigurationError(`No Graph resource answered ${what} (${detail}); check GRAPH_BASE_URL (e.g. https://graph.microsoft.com/)`, opts);
@@ -174,5 +174,5 @@ export function errorFromTransport(call: GraphCall, err: unknown, context: { tim
   const common = noReplyError(GRAPH, what, code, context);
   if (common) return common;
   const message = err instanceof Error ? err.message.split('\n')[0] : String(err);
-  return new TransientError(`The connection to Graph failed during ${what}: ${code || 'error'} ${message} (a write may still have been applied)`.trim(), { ...(code && { code }) });
+  return new TransientError(`The connection to Graph failed during ${what}: ${`${code || 'error'} ${message}`.trim()}${lostReplyNote(what)}`, { ...(code && { code }) });
 }

@@ -61,6 +61,16 @@ export const bodyDetail = (reply: ReplyBody): string =>
  *   user half-written (created, but without groups or link). If the shape stays wrong, the
  *   job still ends in the failed set after its attempts, with this readable reason.
  */
+/**
+ * The note a lost or garbled reply carries: on a write the remote may have applied it (so a
+ * retry re-reads first); a read changes nothing, and saying otherwise sends an operator
+ * looking for a write that never was. `what` names the call as "METHOD path…", as every
+ * connector's describeCall does.
+ */
+export function lostReplyNote(what: string): string {
+  return /^(GET|HEAD) /.test(what) ? '' : ' (a write may still have been applied)';
+}
+
 export function malformedReply(remote: Remote, what: string, reply: ReplyBody, problem?: string): SyncError {
   const opts = { status: reply.status, code: 'MALFORMED_RESPONSE' };
   if (isHtml(reply)) {
@@ -72,7 +82,7 @@ export function malformedReply(remote: Remote, what: string, reply: ReplyBody, p
   const kind = reply.malformed
     ? `JSON that does not parse (${Buffer.byteLength(reply.text)} bytes, cut off?)`
     : problem ?? (reply.text.trim() === '' ? 'an empty body' : `an unexpected ${reply.contentType || 'untyped'} body`);
-  return new TransientError(`${remote.name} answered ${what} with ${reply.status} but ${kind} (a write may still have been applied)`, opts);
+  return new TransientError(`${remote.name} answered ${what} with ${reply.status} but ${kind}${lostReplyNote(what)}`, opts);
 }
 
 /** Certificates the TLS trust store does not accept: an operator's fix, not a retry's. */
@@ -114,7 +124,7 @@ export interface NoReplyContext {
  */
 export function noReplyError(remote: Remote, what: string, code: string, context: NoReplyContext): SyncError | undefined {
   if (context.timedOut || TIMEOUT_CODES.has(code)) {
-    return new TransientError(`${remote.name} did not answer ${what} within ${context.timeoutMs} ms (a write may still have been applied)`, { code: 'ETIMEDOUT' });
+    return new TransientError(`${remote.name} did not answer ${what} within ${context.timeoutMs} ms${lostReplyNote(what)}`, { code: 'ETIMEDOUT' });
   }
   if ((remote.configCodes ?? TLS_CODES).has(code)) {
     return new ConfigurationError(`Cannot reach ${remote.name} at ${context.baseUrl} for ${what}: ${code}; check ${remote.urlSetting} and the TLS trust store (NODE_EXTRA_CA_CERTS)`, { code });

@@ -231,7 +231,7 @@ describe('malformedSuccess', () => {
       'cut-off JSON',
       { ...reply(200, '{"users":['), malformed: true },
       undefined,
-      expected('transient', 'Crowd answered GET /search with 200 but JSON that does not parse (10 bytes, cut off?) (a write may still have been applied)', {
+      expected('transient', 'Crowd answered GET /search with 200 but JSON that does not parse (10 bytes, cut off?)', {
         status: 200,
         code: 'MALFORMED_RESPONSE',
       }),
@@ -240,7 +240,7 @@ describe('malformedSuccess', () => {
       'a wrong shape',
       reply(200, '{}'),
       'no "users" array',
-      expected('transient', 'Crowd answered GET /search with 200 but no "users" array (a write may still have been applied)', { status: 200, code: 'MALFORMED_RESPONSE' }),
+      expected('transient', 'Crowd answered GET /search with 200 but no "users" array', { status: 200, code: 'MALFORMED_RESPONSE' }),
     ],
   ])('maps %s', (_, r, problem, want) => {
     expect(view(malformedSuccess(search, r, problem))).toStrictEqual(want);

@@ -627,7 +627,7 @@ describe('EntraConnector.upsertUser', () => {
       const { connector } = build(g, { upnDomain: undefined });
       expect(await failure(connector.upsertUser(alice, ctx(undefined)))).toEqual([
         'TransientError',
-        'Graph answered GET /organization with 200 but a body that is not an organization list (a write may still have been applied)',
+        'Graph answered GET /organization with 200 but a body that is not an organization list',
         'MALFORMED_RESPONSE',
         200,
       ]);

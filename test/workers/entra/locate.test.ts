@@ -71,7 +71,7 @@ describe('findUser', () => {
     const g = FakeGraph.script(reply(200, { value: [] }));
     expect(await failure(findUser(g.client, 'u-1', { select: SELECT }))).toEqual([
       'TransientError',
-      'Graph answered GET /users/u-1 u-1 with 200 but a body that is not a user object (a write may still have been applied)',
+      'Graph answered GET /users/u-1 u-1 with 200 but a body that is not a user object',
       'MALFORMED_RESPONSE',
       200,
     ]);
@@ -155,13 +155,13 @@ describe('findByAttribute', () => {
     const g = FakeGraph.script(reply(200, { users: [] }), reply(200, { value: [alice, { id: '' }] }));
     expect(await failure(findByAttribute(g.client, 'employeeId', '7', { select: SELECT }))).toEqual([
       'TransientError',
-      'Graph answered GET /users employeeId 7 with 200 but a body without a "value" list (a write may still have been applied)',
+      'Graph answered GET /users employeeId 7 with 200 but a body without a "value" list',
       'MALFORMED_RESPONSE',
       200,
     ]);
     expect(await failure(findByAttribute(g.client, 'employeeId', '7', { select: SELECT }))).toEqual([
       'TransientError',
-      'Graph answered GET /users employeeId 7 with 200 but a body that is not a user object (a write may still have been applied)',
+      'Graph answered GET /users employeeId 7 with 200 but a body that is not a user object',
       'MALFORMED_RESPONSE',
       200,
     ]);

@@ -5,7 +5,7 @@ import {
   TransientError,
   type SyncError,
 } from '../../../shared/errors.js';
-import { TLS_CODES, isHtml, summarizeBody, transportCode } from '../../runtime/http-failures.js';
+import { TLS_CODES, isHtml, lostReplyNote, summarizeBody, transportCode } from '../../runtime/http-failures.js';
 import { errorBodySchema } from './schemas.js';
 
 /**
@@ -124,13 +124,13 @@ export function errorFromTransport(call: WebhookCall, err: unknown, context: Err
   // No `cause`: got's error carries the request options, signature header included.
   if (context.aborted) return new TransientError(`${what} to the webhook was aborted (shutdown)`, { code: 'ABORTED' });
   if (name === 'TimeoutError' || code === 'ETIMEDOUT') {
-    return new TransientError(`The webhook did not answer ${what} within ${context.timeoutMs} ms (a write may still have been applied)`, { code: 'ETIMEDOUT' });
+    return new TransientError(`The webhook did not answer ${what} within ${context.timeoutMs} ms${lostReplyNote(what)}`, { code: 'ETIMEDOUT' });
   }
   if (TLS_CODES.has(code) || code === 'ERR_INVALID_URL') {
     return new ConfigurationError(`Cannot reach the webhook at ${context.endpoint} for ${what}: ${code}; check APP_WEBHOOK_URL and the TLS trust store (NODE_EXTRA_CA_CERTS)`, { code });
   }
   if (code === 'ECONNRESET' || code === 'EPIPE' || code === 'ECONNABORTED') {
-    return new TransientError(`The connection to the webhook was reset during ${what} (a write may still have been applied)`, { code });
+    return new TransientError(`The connection to the webhook was reset during ${what}${lostReplyNote(what)}`, { code });
   }
   if (code) return new TransientError(`Cannot reach the webhook at ${context.endpoint} for ${what}: ${code}`, { code });
   return new TransientError(`Request ${what} to the webhook failed: ${name || 'error'}`, {});
