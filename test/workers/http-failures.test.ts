@@ -46,6 +46,7 @@ describe('malformedReply', () => {
     expect(err.message).toBe('Crowd answered GET /user with 200 and an HTML page (text/html) instead of JSON: a proxy answered instead of Atlassian Crowd; CROWD_URL should point straight at Crowd');
     expect(err).toMatchObject({ status: 200, code: 'MALFORMED_RESPONSE' });
     expect(malformedReply(remote, 'x', reply({ contentType: '', text: '<html>' })).message).toContain('an HTML page (no content type)');
+    expect(malformedReply(remote, 'GET /event', { ...reply({ contentType: 'text/html', text: '<html>' }), expected: 'XML' }).message).toContain('an HTML page (text/html) instead of XML: a proxy answered');
   });
   it('makes a cut-off, empty, misshapen or foreign body a transient failure that may have been applied', () => {
     const cut = malformedReply(remote, 'POST /user', reply({ status: 201, text: '{"na', malformed: true }));

@@ -397,8 +397,9 @@ function readXmlReply(response: Response<string>): RawReply {
 const decodeXmlText = (s: string): string =>
   s.replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&apos;/g, "'").replace(/&amp;/g, '&');
 
+// An XML reply (the event feed) in the shape the error helpers read.
 const rawOf = (reply: CrowdReply): RawReply => ({
-  status: reply.status, headers: {}, text: reply.text ?? '', contentType: reply.contentType ?? '', json: undefined, malformed: false,
+  status: reply.status, headers: {}, text: reply.text ?? '', contentType: reply.contentType ?? '', json: undefined, malformed: false, expected: 'XML',
 });
 
 function compact(query: Query | undefined): Record<string, string | number> | undefined {

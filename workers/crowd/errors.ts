@@ -39,6 +39,8 @@ export interface RawReply {
   json: unknown;
   /** The body claimed to be JSON (or was expected to be) but did not parse. */
   malformed: boolean;
+  /** The format asked for, when not JSON (the event feed is read as XML). */
+  expected?: string;
 }
 
 export function errorEntity(json: unknown): CrowdErrorEntity | undefined {

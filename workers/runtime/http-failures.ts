@@ -27,6 +27,8 @@ export interface ReplyBody {
   contentType: string;
   /** The body claimed to be JSON but did not parse. */
   malformed: boolean;
+  /** The format the call asked for, as a message names it. @defaultValue 'JSON' */
+  expected?: string;
 }
 
 /** A short, single-line summary of a non-JSON body: the HTML title or first text. */
@@ -75,7 +77,7 @@ export function malformedReply(remote: Remote, what: string, reply: ReplyBody, p
   const opts = { status: reply.status, code: 'MALFORMED_RESPONSE' };
   if (isHtml(reply)) {
     return new ConfigurationError(
-      `${remote.name} answered ${what} with ${reply.status} and an HTML page (${reply.contentType || 'no content type'}) instead of JSON: a proxy answered instead of ${remote.product}; ${remote.htmlHint}`,
+      `${remote.name} answered ${what} with ${reply.status} and an HTML page (${reply.contentType || 'no content type'}) instead of ${reply.expected ?? 'JSON'}: a proxy answered instead of ${remote.product}; ${remote.htmlHint}`,
       opts,
     );
   }

@@ -537,7 +537,7 @@ describe('CrowdClient', () => {
       expect(await failure(client.currentEventToken())).toEqual(
         expected(
           'configuration',
-          'Crowd answered GET /event with 200 and an HTML page (text/html; charset=utf-8) instead of JSON: a proxy answered instead of Crowd; is an SSO or login proxy in front of it? CROWD_URL should point straight at Crowd',
+          'Crowd answered GET /event with 200 and an HTML page (text/html; charset=utf-8) instead of XML: a proxy answered instead of Crowd; is an SSO or login proxy in front of it? CROWD_URL should point straight at Crowd',
           { status: 200, code: 'MALFORMED_RESPONSE' },
         ),
       );
