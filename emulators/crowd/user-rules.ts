@@ -66,10 +66,17 @@ export function populateNames(
   return { firstName: firstName ?? '', lastName: lastName as string, displayName: display };
 }
 
-/** Attribute names must be non-blank; values are truncated like every other directory field. */
+/**
+ * Attribute names must be non-blank; values are truncated like every other directory field.
+ * Crowd keeps one attribute's values as a set (its `Attributes.getValues` is a `Set<String>`,
+ * duplicates refused ignoring case) and promises no order: they are kept here without
+ * duplicates and sorted, so a client that relies on the order it wrote is caught.
+ */
 export function storeAttributes(target: Map<string, string[]>, attrs: AttributeInput[]): void {
   for (const [name, values] of attrs) {
     if (isBlank(name)) throw illegalArgument('Attribute name must be given');
-    target.set(name, values.map((v) => truncate(v) as string));
+    const distinct = new Map<string, string>();
+    for (const v of values.map((x) => truncate(x) as string)) if (!distinct.has(v.toLowerCase())) distinct.set(v.toLowerCase(), v);
+    target.set(name, [...distinct.values()].sort());
   }
 }

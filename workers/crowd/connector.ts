@@ -3,7 +3,7 @@ import type { Link } from '../../shared/links.js';
 import type { Logger } from '../../shared/logger.js';
 import type { RemoteUser, UserRef, UserSnapshot } from '../../shared/jobs.js';
 import type { ApplyResult, ConnectorContext, ListRemoteUsersOptions, Operation, RemoteChange, SyncConnector } from '../runtime/connector.js';
-import { uniqueCaseless } from '../runtime/mapping-module.js';
+import { sameValues, uniqueCaseless } from '../runtime/mapping-module.js';
 import { randomPassword } from '../runtime/passwords.js';
 import { listCrowdChanges } from './changes.js';
 import type { CallOptions, CrowdClient } from './client.js';
@@ -323,7 +323,7 @@ function storedNames(user: CrowdUser, body: UserBody, clears: readonly NameField
 }
 
 function diffAttributes(current: Record<string, string[]>, desired: DesiredUser): { store: string[]; remove: string[] } {
-  const same = (a: readonly string[] | undefined, b: readonly string[]) => a !== undefined && a.length === b.length && a.every((v, i) => v === b[i]);
+  const same = (a: readonly string[] | undefined, b: readonly string[]) => a !== undefined && sameValues(a, b);
   return {
     store: Object.keys(desired.attributes).filter((a) => !same(current[a], desired.attributes[a]!)),
     remove: desired.managedAttributes.filter((a) => desired.attributes[a] === undefined && current[a] !== undefined),

@@ -78,3 +78,14 @@ export function uniqueCaseless(names: readonly string[]): string[] {
   for (const n of names) if (!seen.has(n.toLowerCase())) seen.set(n.toLowerCase(), n);
   return [...seen.values()];
 }
+
+/**
+ * Whether two lists of attribute values hold the same values. Crowd keeps a user's values of
+ * one attribute as a set (duplicates dropped ignoring case, no order kept), so a list compares
+ * by its distinct values: comparing in order would rewrite, or report, the same values forever.
+ */
+export function sameValues(a: readonly string[], b: readonly string[]): boolean {
+  const x = uniqueCaseless(a).sort();
+  const y = uniqueCaseless(b).sort();
+  return x.length === y.length && x.every((v, i) => v === y[i]);
+}

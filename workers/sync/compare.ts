@@ -1,8 +1,8 @@
-import { canonicalJson } from '../../shared/canonical-json.js';
 import type { Authority } from '../../shared/config.js';
 import type { AppField, RemoteUser } from '../../shared/jobs.js';
 import type { AppUser } from '../app/directory.js';
 import { valuesFrom } from '../runtime/authority.js';
+import { sameValues } from '../runtime/mapping-module.js';
 
 /** One attribute that differs, with both values (never a secret: passwords are not compared). */
 export interface AttributeDiff {
@@ -22,13 +22,12 @@ const sameList = (a: readonly string[], b: readonly string[]) => {
   const y = [...new Set(b.map((s) => s.toLowerCase()))].sort();
   return x.length === y.length && x.every((v, i) => v === y[i]);
 };
-const sameValue = (a: unknown, b: unknown) => {
-  if (Array.isArray(a) || Array.isArray(b)) {
-    const x = Array.isArray(a) ? a : a === undefined ? [] : [a];
-    const y = Array.isArray(b) ? b : b === undefined ? [] : [b];
-    return JSON.stringify(x) === JSON.stringify(y);
-  }
-  return norm(a) === norm(b);
+const valueList = (v: unknown): string[] => (Array.isArray(v) ? v : norm(v) === undefined ? [] : [v]).map(String);
+// A multi-valued attribute compares by its distinct values (see sameValues).
+const sameValue = (a: unknown, b: unknown) => (Array.isArray(a) || Array.isArray(b) ? sameValues(valueList(a), valueList(b)) : norm(a) === norm(b));
+const sameAttributes = (a: Record<string, unknown> | undefined, b: Record<string, unknown> | undefined) => {
+  const keys = new Set([...Object.keys(a ?? {}), ...Object.keys(b ?? {})]);
+  return [...keys].every((k) => sameValue(a?.[k], b?.[k]));
 };
 
 /**
@@ -73,7 +72,7 @@ export function diffForApp(app: AppUser, actual: RemoteUser, authority: Authorit
   for (const [f, v] of Object.entries(theirs) as [AppField, unknown][]) {
     const mine = app[f as keyof AppUser];
     if (f === 'groups') differs(f, mine, v, sameList((mine as string[] | undefined) ?? [], v as string[]));
-    else if (f === 'attributes') differs(f, mine, v, canonicalJson(mine ?? {}) === canonicalJson(v));
+    else if (f === 'attributes') differs(f, mine, v, sameAttributes(mine as Record<string, unknown> | undefined, v as Record<string, unknown> | undefined));
     else if (f === 'username' || f === 'email') differs(f, mine, v, String(mine ?? '').toLowerCase() === String(v ?? '').toLowerCase());
     else differs(f, mine, v, sameValue(mine, v));
   }

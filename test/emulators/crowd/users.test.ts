@@ -291,6 +291,12 @@ describe('Crowd emulator users', () => {
     expect((await t.client.get('user/attribute?username=ghost')).status).toBe(404);
   });
 
+  it("keeps an attribute's values as a set: duplicates dropped ignoring case, no promised order (sorted here)", async () => {
+    t.em.seed([{ name: 'sol' }]);
+    expect((await t.client.post('user/attribute?username=sol', { attributes: [{ name: 'team', values: ['ops', 'eng', 'Ops', 'eng'] }] })).status).toBe(204);
+    expect((await t.client.get('user/attribute?username=sol')).json.attributes[0].values).toEqual(['eng', 'ops']);
+  });
+
   it('stores attributes sent as XML', async () => {
     t.em.seed([{ name: 'rae' }]);
     const body = '<attributes><attribute name="team"><values><value>a</value><value>b</value></values></attribute></attributes>';

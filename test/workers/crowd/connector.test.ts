@@ -512,21 +512,30 @@ describe('CrowdConnector.upsertUser: rename', () => {
 });
 
 describe('CrowdConnector.upsertUser: attributes', () => {
-  it('stores, in one request, the attributes whose values differ in any way', async () => {
-    const current = { same: ['x'], both: ['p', 'q'], longer: ['ts'], order: ['a', 'b'], value: ['v1'] };
+  it('stores, in one request, the attributes whose values differ', async () => {
+    const current = { same: ['x'], both: ['p', 'q'], longer: ['ts'], cased: ['oslo'], value: ['v1'] };
     const r = rig({ getUser: directory(stored({ attributes: current })), storeAttributes: () => undefined });
-    const s = snap({ attributes: { same: 'x', both: ['p', 'q'], longer: ['ts', 'sql'], order: ['b', 'a'], value: 'v2', added: '1' } });
+    const s = snap({ attributes: { same: 'x', both: ['p', 'q'], longer: ['ts', 'sql'], cased: ['Oslo'], value: 'v2', added: '1' } });
     await expect(r.connector.upsertUser(s, r.ctx(link()))).resolves.toStrictEqual({
       operation: 'update',
       remoteId: KEY,
       remoteName: 'alice',
       writtenHash: await r.hash(s),
-      changedAttributes: ['attributes.longer', 'attributes.order', 'attributes.value', 'attributes.added'],
+      changedAttributes: ['attributes.longer', 'attributes.cased', 'attributes.value', 'attributes.added'],
     });
     expect(r.calls).toStrictEqual([
       ['getUser', { key: KEY }, readAttributes],
-      ['storeAttributes', 'alice', { longer: ['ts', 'sql'], order: ['b', 'a'], value: ['v2'], added: ['1'] }, call],
+      ['storeAttributes', 'alice', { longer: ['ts', 'sql'], cased: ['Oslo'], value: ['v2'], added: ['1'] }, call],
     ]);
+  });
+
+  // Crowd keeps an attribute's values as a set (duplicates dropped ignoring case, no order):
+  // what it hands back in another order, or without a duplicate, is what was stored.
+  it('takes the same values in another order, or with a duplicate, as unchanged', async () => {
+    const r = rig({ getUser: directory(stored({ attributes: { tags: ['b', 'a'] } })) });
+    const s = snap({ attributes: { tags: ['a', 'b', 'A'] } });
+    await expect(r.connector.upsertUser(s, r.ctx(link()))).resolves.toMatchObject({ operation: 'noop', changedAttributes: [] });
+    expect(r.calls).toStrictEqual([['getUser', { key: KEY }, readAttributes]]);
   });
 
   it('stores a shorter list', async () => {

@@ -111,15 +111,28 @@ describe('diffForTarget: groups', () => {
 describe('diffForTarget: attributes', () => {
   it('reports each differing attribute under its own name', () => {
     const diff = diffForTarget(
-      expected({ attributes: { dept: 'R&D', site: 'Oslo', tags: ['a', 'b'] } }),
-      remote({ attributes: { dept: 'Sales', site: 'Oslo', tags: ['b', 'a'] } }),
+      expected({ attributes: { dept: 'R&D', site: 'Oslo', tags: ['a', 'b'], floors: ['1', '2'] } }),
+      remote({ attributes: { dept: 'Sales', site: 'Oslo', tags: ['b', 'a'], floors: ['1', '3'] } }),
       ALL_APP,
     );
     expect(diff).toEqual([
       { attribute: 'attributes.dept', app: 'R&D', target: 'Sales' },
-      // Multi-valued attributes keep their order: a reordering is a change.
-      { attribute: 'attributes.tags', app: ['a', 'b'], target: ['b', 'a'] },
+      { attribute: 'attributes.floors', app: ['1', '2'], target: ['1', '3'] },
     ]);
+  });
+
+  // Crowd keeps an attribute's values as a set: it drops duplicates (ignoring case) and keeps
+  // no order, so comparing lists in order planned the same update at every sync.
+  it('compares multi-valued attributes by their distinct values, not their order', () => {
+    const same = (app: unknown, target: unknown) => diffForTarget(expected({ attributes: { tags: app as string[] } }), remote({ attributes: { tags: target as string[] } }), ALL_APP).length === 0;
+    expect(same(['a', 'b'], ['b', 'a'])).toBe(true);
+    expect(same(['a', 'A', 'b'], ['b', 'a'])).toBe(true);
+    expect(same(['a'], 'a')).toBe(true);
+    expect(same([], undefined)).toBe(true);
+    expect(same(['a', 'b'], ['a'])).toBe(false);
+    expect(same(['a'], ['a', 'b'])).toBe(false);
+    // A change of case is a change of value.
+    expect(same(['Oslo'], ['oslo'])).toBe(false);
   });
 
   it('reports attributes the remote does not have, also when it reported none', () => {
@@ -250,11 +263,15 @@ describe('diffForApp: groups and attributes', () => {
 
   // A SQL store's jsonb keeps no key order and each remote lists attributes in its own:
   // an order-only difference planned an app update on every full sync.
-  it('ignores the order of attribute keys, but not of list values', () => {
+  it('ignores the order of attribute keys and of list values', () => {
     const mine = appUser({ attributes: { dept: 'R&D', site: 'Oslo', floors: ['3'] } });
     expect(diffForApp(mine, remote({ attributes: { floors: ['3'], site: 'Oslo', dept: 'R&D' } }), owning('attributes'))).toEqual({ fields: [], diff: [] });
     const listed = appUser({ attributes: { tags: ['a', 'b'] } });
-    expect(diffForApp(listed, remote({ attributes: { tags: ['b', 'a'] } }), owning('attributes')).fields).toEqual(['attributes']);
+    expect(diffForApp(listed, remote({ attributes: { tags: ['b', 'a'] } }), owning('attributes')).fields).toEqual([]);
+    expect(diffForApp(listed, remote({ attributes: { tags: ['b', 'c'] } }), owning('attributes')).fields).toEqual(['attributes']);
+    // A key on one side only is a difference.
+    expect(diffForApp(listed, remote({ attributes: { tags: ['a', 'b'], site: 'Oslo' } }), owning('attributes')).fields).toEqual(['attributes']);
+    expect(diffForApp(mine, remote({ attributes: { floors: ['3'], site: 'Oslo' } }), owning('attributes')).fields).toEqual(['attributes']);
   });
 
   it('does not compare attributes the listing did not report', () => {
