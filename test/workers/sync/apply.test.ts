@@ -270,12 +270,18 @@ describe('applyPlan: entries to jobs', () => {
     expect(result.apply).toMatchObject({ total: 1, succeeded: 2 });
   });
 
-  it('counts a link entry whose push is dropped by its application update alone', async () => {
+  it('counts a link entry whose push is dropped by its application update alone, once it is done', async () => {
     const m = await stage([{ action: 'link', appUserId: 'c3', remoteId: 'rc', remoteName: 'c3', diff: [{ attribute: 'email', app: 'x', target: 'y' }], fields: ['firstName'], remote: remote('rc') }]);
-    const { deps, of } = world();
+    const { deps, log } = world();
     await applyPlan(deps, m);
-    expect(of('wait').map((w) => w[2])).toStrictEqual([['a0']]);
-    expect(of('add')).toStrictEqual([['add', 1]]);
+    expect(log.slice(log.findIndex((l) => l[0] === 'setCursor'))).toStrictEqual([['setCursor', ID, 1], ['get', 'app'], ['wait', 'app', ['a0'], true], ['add', 1]]);
+  });
+
+  it('counts a link entry without a diff but with application fields once its update is done', async () => {
+    const m = await stage([{ action: 'link', appUserId: 'x1', remoteId: 'rx', remoteName: 'x', fields: ['email'], remote: remote('rx') }]);
+    const { deps, log } = world();
+    await applyPlan(deps, m);
+    expect(log.slice(log.findIndex((l) => l[0] === 'setCursor'))).toStrictEqual([['setCursor', ID, 1], ['get', 'app'], ['wait', 'app', ['a0'], true], ['add', 1]]);
   });
 
   it('adds nothing to progress for handed-out entries when every entry has its job', async () => {

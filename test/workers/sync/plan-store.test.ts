@@ -225,6 +225,7 @@ describe('PlanStore: list', () => {
     expect((await store.list()).map((m) => m.id)).toStrictEqual(['new', 'mid', 'old']);
     expect(await store.list({ limit: 1 })).toStrictEqual([meta('new', { createdAt: 3000, target: 'entra' })]);
     expect(await store.list({ limit: 0 })).toStrictEqual([]);
+    expect(await store.list({ limit: -1 })).toStrictEqual([]);
   });
 
   it("keeps to one target's plans when asked", async () => {

@@ -81,6 +81,8 @@ describe('SyncQueues', () => {
       expect(job.data).toStrictEqual({ schemaVersion: 1, enqueuedAt: jobs[0]!.data.enqueuedAt, op: 'upsert', user: users[i], origin: 'provision' });
       expect(job.opts).toMatchObject(OPTIONS);
       expect(job.deduplicationId).toBe(`push-user-${users[i]!.id}`);
+      // A change that lands while the user's push runs follows it rather than being dropped.
+      expect(job.opts.deduplication).toMatchObject({ keepLastIfActive: true });
     });
     expect(jobs[0]!.data.enqueuedAt).toBeGreaterThanOrEqual(from);
     expect(jobs[0]!.data.enqueuedAt).toBeLessThanOrEqual(to);
@@ -112,6 +114,7 @@ describe('SyncQueues', () => {
     expect(bob!.data).toStrictEqual({ schemaVersion: 1, enqueuedAt: now, op: 'delete', user: { id: 'b2', version: now }, origin: 'sync' });
     expect(alice!.opts).toMatchObject(OPTIONS);
     expect([alice!.deduplicationId, bob!.deduplicationId]).toStrictEqual(['push-user-a1', 'push-user-b2']);
+    expect(alice!.opts.deduplication).toMatchObject({ keepLastIfActive: true });
     expect(await (await queues.get('crowd')).queue.count()).toBe(0);
   });
 
