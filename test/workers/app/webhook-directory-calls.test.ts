@@ -227,11 +227,32 @@ describe('WebhookDirectory calls', () => {
       expect(sent()).toHaveLength(1);
     });
 
+    it('throws instead of paging forever when the cursors go round in a loop', async () => {
+      server.queue(
+        sendJson(200, { users: [wire(1)], nextCursor: 'c1' }),
+        sendJson(200, { users: [wire(2)], nextCursor: 'c2' }),
+        sendJson(200, { users: [wire(3)], nextCursor: 'c1' }),
+      );
+      await expect(listAll({ pageSize: 1 })).resolves.toStrictEqual({
+        pages: [[appUser('1')], [appUser('2')]],
+        error: failure('transient', 'The webhook answered GET /users with 200 but a cursor it had already given as nextCursor (the listing would never end)', { status: 200, code: 'MALFORMED_RESPONSE' }),
+      });
+      expect(sent()).toHaveLength(3);
+    });
+
+    it('asks for the default page size when given one that is not a number', async () => {
+      for (const pageSize of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        server.queue(sendJson(200, { users: [], nextCursor: null }));
+        await expect(listAll({ pageSize })).resolves.toStrictEqual({ pages: [], error: undefined });
+      }
+      expect(sent()).toStrictEqual([GET('/hook/users?limit=1000'), GET('/hook/users?limit=1000')]);
+    });
+
     it('throws instead of paging forever when handed back its own cursor', async () => {
       server.queue(sendJson(200, { users: [wire(1)], nextCursor: 'c2' }), sendJson(200, { users: [wire(2)], nextCursor: 'c2' }));
       await expect(listAll({ pageSize: 1 })).resolves.toStrictEqual({
         pages: [[appUser('1')]],
-        error: failure('transient', 'The webhook answered GET /users with 200 but the cursor it was given as nextCursor (the listing would never end)', { status: 200, code: 'MALFORMED_RESPONSE' }),
+        error: failure('transient', 'The webhook answered GET /users with 200 but a cursor it had already given as nextCursor (the listing would never end)', { status: 200, code: 'MALFORMED_RESPONSE' }),
       });
       expect(sent()).toHaveLength(2);
     });
@@ -368,6 +389,8 @@ describe('WebhookDirectory calls', () => {
         ['a 422 as permanent', sendJson(422, { error: 'hash does not match', code: 'BAD' }), (what) => failure('permanent', `The webhook refused ${what} (422: hash does not match)`, { status: 422, code: 'BAD' })],
         ['a 500 as transient', send(500, '', ''), (what) => failure('transient', `The webhook failed ${what} (500)`, { status: 500 })],
         ['a 429 as throttled', send(429, '', ''), (what) => failure('throttled', `The webhook throttled ${what} (429)`, { status: 429, retryAfterMs: 1000 })],
+        // A login page on a 2xx is a proxy answering: the change was not applied.
+        ['a login page on a 200 as transient', send(200, 'text/html', '<html><title>Log in</title></html>'), (what) => failure('transient', `The webhook answered ${what} with 200 but an HTML page ("Log in") instead of JSON; is a login page or proxy in front of the webhook?`, { status: 200, code: 'MALFORMED_RESPONSE' })],
         ['a 301 as configuration', send(301, '', '', { location: 'https://app.example.com/hook/' }), (what) => failure('configuration', `The webhook redirected ${what} (301) to https://app.example.com/hook/; APP_WEBHOOK_URL must point straight at the receiver (a redirect would break the signature)`, { status: 301 })],
         ['no answer in time as a write that may have been applied', silence, (what) => failure('transient', `The webhook did not answer ${what} within ${TIMEOUT_MS} ms (a write may still have been applied)`, { code: 'ETIMEDOUT' })],
         ['a reset as a write that may have been applied', hangUp, (what) => failure('transient', `The connection to the webhook was reset during ${what} (a write may still have been applied)`, { code: 'ECONNRESET' })],

@@ -7,7 +7,8 @@ import type {
   ListAppUsersOptions,
   UserDirectory,
 } from '../directory.js';
-import { malformedSuccess, type WebhookCall } from './errors.js';
+import { isHtml } from '../../runtime/http-failures.js';
+import { malformedSuccess, type RawReply, type WebhookCall } from './errors.js';
 import { WebhookClient, type WebhookClientOptions } from './client.js';
 import type { ApplyRequestBody, PhotoRequestBody, RolesRequestBody } from './protocol.js';
 import { appUserSchema, applyResultSchema, userPageSchema } from './schemas.js';
@@ -34,18 +35,22 @@ export class WebhookDirectory implements UserDirectory {
   }
 
   async *list(options: ListAppUsersOptions = {}): AsyncIterableIterator<AppUser[]> {
-    const limit = Math.max(1, Math.floor(options.pageSize ?? DEFAULT_PAGE_SIZE));
+    const size = options.pageSize ?? DEFAULT_PAGE_SIZE;
+    const limit = Number.isFinite(size) ? Math.max(1, Math.floor(size)) : DEFAULT_PAGE_SIZE;
     let cursor: string | undefined;
+    const seen = new Set<string>();
     for (;;) {
       const call: WebhookCall = { method: 'GET', resource: '/users' };
       const reply = await this.#client.send({ ...call, segments: ['users'], query: { cursor, limit }, abortSignal: options.abortSignal });
       const page = this.#client.parse(call, reply, userPageSchema);
-      // A receiver that hands the same cursor back would page forever; an error beats a hang.
-      if (page.nextCursor !== null && page.nextCursor === cursor) {
-        throw malformedSuccess(call, reply, 'the cursor it was given as nextCursor (the listing would never end)');
+      // A receiver that hands back a cursor it gave before (c1 → c2 → c1) would page forever;
+      // an error beats a hang.
+      if (page.nextCursor !== null && seen.has(page.nextCursor)) {
+        throw malformedSuccess(call, reply, 'a cursor it had already given as nextCursor (the listing would never end)');
       }
       if (page.users.length) yield page.users;
       if (page.nextCursor === null) return;
+      seen.add(page.nextCursor);
       cursor = page.nextCursor;
     }
   }
@@ -69,8 +74,8 @@ export class WebhookDirectory implements UserDirectory {
 
   async setRoles(id: string, roles: readonly string[], options: DirectoryCallOptions = {}): Promise<boolean> {
     const json: RolesRequestBody = { type: 'user.roles', id, roles: [...roles] };
-    const reply = await this.#client.send({ method: 'POST', resource: 'user.roles', userId: id, json, acceptUnknownUser: true, abortSignal: options.abortSignal });
-    return reply.status !== 404;
+    const call: WebhookCall = { method: 'POST', resource: 'user.roles', userId: id };
+    return acknowledged(call, await this.#client.send({ ...call, json, acceptUnknownUser: true, abortSignal: options.abortSignal }));
   }
 
   async setPhoto(id: string, photo: AppPhoto | null, options: DirectoryCallOptions = {}): Promise<boolean> {
@@ -79,11 +84,20 @@ export class WebhookDirectory implements UserDirectory {
       id,
       photo: photo && { hash: photo.hash, contentType: photo.contentType, data: photo.data.toString('base64') },
     };
-    const reply = await this.#client.send({ method: 'POST', resource: 'user.photo', userId: id, json, acceptUnknownUser: true, abortSignal: options.abortSignal });
-    return reply.status !== 404;
+    const call: WebhookCall = { method: 'POST', resource: 'user.photo', userId: id };
+    return acknowledged(call, await this.#client.send({ ...call, json, acceptUnknownUser: true, abortSignal: options.abortSignal }));
   }
 
   async close(): Promise<void> {
     this.#client.close();
   }
+}
+
+/**
+ * A roles or photo reply's body is not read, but a 2xx carrying an HTML page is a login page or
+ * proxy answering instead of the application: counting it as applied would lose the change.
+ */
+function acknowledged(call: WebhookCall, reply: RawReply): boolean {
+  if (reply.status !== 404 && isHtml(reply)) throw malformedSuccess(call, reply);
+  return reply.status !== 404;
 }
