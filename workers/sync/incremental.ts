@@ -85,7 +85,7 @@ async function handleUpsert(d: IncrementalDeps, remote: RemoteUser, r: Increment
   const appUsername = authority.username === 'target' ? await d.connector.appUsername(remote) : undefined;
   const theirs = diffForApp(app, remote, authority, appUsername);
   if (theirs.fields.length) {
-    applies.push({ source: d.target, action: 'update', appUserId, remote, fields: theirs.fields });
+    applies.push({ source: d.target, action: 'update', appUserId, remote, fields: theirs.fields, ...(appUsername && { appUsername }) });
     r.appUpdates++;
   } else {
     // Nothing for the app: remember what was read, so the next round sees an echo.

@@ -267,9 +267,10 @@ describe('pullChanges: a linked user that changed', () => {
       ['appUsername', 'r1'],
       ['expectedRemote', snap('a1', { username: 'alicia' }), true],
     ]);
-    // Whether the change carries the mapped username is left open here (see the full sync's appUpdate).
-    expect(log.slice(START.length + 6)).toMatchObject([
-      ['applies', [{ source: 'crowd', action: 'update', appUserId: 'a1', remote: r, fields: ['username'] }]],
+    // The change carries the mapped username, as a full sync's appUpdate does: without it the
+    // application would take the remote's ("alicia@corp.example") and each full sync put it back.
+    expect(log.slice(START.length + 6)).toStrictEqual([
+      ['applies', [{ source: 'crowd', action: 'update', appUserId: 'a1', remote: r, fields: ['username'], appUsername: 'alicia' }]],
       ['wait', 'app', ['a0'], true],
     ]);
   });
