@@ -73,7 +73,8 @@ export function createApplyProcessor(deps: ApplyProcessorDeps) {
       changed.push('photo');
     }
     await links.update(source, id!, { remoteId: remote.remoteId, remoteName: remote.username, readHash: remoteHash(remote) });
-    return { outcome: changed.length ? 'applied' : 'skipped', appUserId: id!, created, changed };
+    // A creation is applied even when the directory lists no changed field (a webhook may answer so).
+    return { outcome: created || changed.length ? 'applied' : 'skipped', appUserId: id!, created, changed };
   };
 
   return async function process(job: Job, _token?: string, signal?: AbortSignal): Promise<AppJobResult> {
