@@ -16,7 +16,8 @@ const list = (v: string) => v.split(',').map((s) => s.trim()).filter(Boolean);
 /**
  * `idsync provision <target...> (--all | --ids a,b | --remote-ids x,y) [--from-target]`: one
  * provision job through the client library, followed to the end with a progress bar in users.
- * Exit 0 when every user went through, 1 when some failed (see `idsync failed list`).
+ * Exit 0 when every user went through, 1 when some failed (see `idsync failed list`) or a named
+ * id names nobody.
  */
 export async function provisionCommand(targetArgs: string[], options: ProvisionCommandOptions, env: Env = process.env): Promise<number> {
   const unknown = targetArgs.filter((t) => !(TARGETS as readonly string[]).includes(t));
@@ -34,10 +35,11 @@ export async function provisionCommand(targetArgs: string[], options: ProvisionC
     if (options.json) process.stdout.write(`${JSON.stringify(result)}\n`);
     else {
       for (const [target, t] of Object.entries(result.targets)) {
-        process.stdout.write(`${target}: ${t.users} users, ${t.succeeded} succeeded, ${t.skipped} skipped, ${t.failed} failed\n`);
+        process.stdout.write(`${target}: ${t.users} users, ${t.succeeded} succeeded, ${t.skipped} skipped, ${t.failed} failed, ${t.notFound} not found\n`);
       }
     }
-    return Object.values(result.targets).some((t) => t.failed > 0) ? 1 : 0;
+    // notFound is undefined in a result from a worker older than the field: `> 0` is false then.
+    return Object.values(result.targets).some((t) => t.failed > 0 || t.notFound > 0) ? 1 : 0;
   } finally {
     bar.stop();
     await client.close();

@@ -348,7 +348,11 @@ export interface SyncProgress {
 /** What a finished `provision` job returns. */
 export interface ProvisionResult {
   direction: 'to-target' | 'from-target';
-  /** Per target: users taken into account, jobs that succeeded, were skipped, failed. */
-  targets: Partial<Record<Target, { users: number; succeeded: number; skipped: number; failed: number }>>;
+  /**
+   * Per target: users taken into account (= the other four added up), jobs that succeeded or
+   * were skipped, users that failed (a job that failed, or an application row too bad to push),
+   * and named ids (`{ ids }` to a target, `{ remoteIds }`) that name nobody.
+   */
+  targets: Partial<Record<Target, { users: number; succeeded: number; skipped: number; failed: number; notFound: number }>>;
   durationMs: number;
 }

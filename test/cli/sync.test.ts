@@ -74,8 +74,13 @@ describe('idsync sync', () => {
 
     const pull = await runIdsync(s.prefix, ['provision', 'crowd', '--from-target', '--remote-ids', 'dave']);
     expect(pull.code).toBe(0);
-    expect(pull.stdout).toMatch(/crowd: 1 users, 1 succeeded/);
+    expect(pull.stdout).toMatch(/^crowd: 1 users, 1 succeeded, 0 skipped, 0 failed, 0 not found$/m);
     expect([...dir.users.values()].find((u) => u.username === 'dave')).toMatchObject({ email: 'dave@example.com' });
+
+    // An id that names nobody is counted and makes the run exit 1; the others go through.
+    const partly = await runIdsync(s.prefix, ['provision', 'crowd', '--ids', 'a1,nobody']);
+    expect(partly.code).toBe(1);
+    expect(partly.stdout).toMatch(/^crowd: 2 users, 1 succeeded, 0 skipped, 0 failed, 1 not found$/m);
 
     const bad = await runIdsync(s.prefix, ['provision', 'crowd', '--all', '--ids', 'a1']);
     expect(bad.code).toBe(1);

@@ -284,7 +284,7 @@ describe('provision runs', () => {
   });
   afterAll(() => redis.quit());
 
-  const result: ProvisionResult = { direction: 'to-target', targets: { crowd: { users: 2, succeeded: 2, skipped: 0, failed: 0 } }, durationMs: 5 };
+  const result: ProvisionResult = { direction: 'to-target', targets: { crowd: { users: 2, succeeded: 2, skipped: 0, failed: 0, notFound: 0 } }, durationMs: 5 };
   const listing: SyncProgress = { phase: 'listing', done: 1 };
   const applying: SyncProgress = { phase: 'applying', done: 2, total: 2, target: 'crowd' };
 

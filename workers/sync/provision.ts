@@ -21,7 +21,8 @@ const CHUNK = 1000;
  * On-demand provisioning, both directions. To a target: application users become push jobs
  * (chunks through addBulk, at bulk priority, so a "provision all" never delays a live event).
  * From a target: remote users become `import` jobs on the app queue; app user ids become pulls.
- * Progress counts finished users; the next chunk is enqueued while the current one runs.
+ * Progress counts users as they end (a job finished, a row too bad to push, an id that names
+ * nobody), so it reaches its total; the next chunk is enqueued while the current one runs.
  */
 export async function provision(deps: ProvisionDeps, data: ProvisionData): Promise<ProvisionResult> {
   const started = Date.now();
@@ -29,8 +30,15 @@ export async function provision(deps: ProvisionDeps, data: ProvisionData): Promi
   for (const target of data.targets) {
     const connector = deps.connectors[target];
     if (!connector) throw new Error(`provisioning ${target}, but this worker does not run the ${target} target`);
-    const tally = { users: 0, succeeded: 0, skipped: 0, failed: 0 };
+    const tally = { users: 0, succeeded: 0, skipped: 0, failed: 0, notFound: 0 };
     result.targets[target] = tally;
+    // Users that end without a job (a bad row, an id naming nobody) count as they are found.
+    const endedUnqueued = async (outcome: 'failed' | 'notFound', n: number) => {
+      if (n === 0) return;
+      tally.users += n;
+      tally[outcome] += n;
+      await deps.progress.add(n);
+    };
     // A chunk is enqueued while the one before it still runs, and waited for after that one:
     // two chunks at most in flight, so the worker never drains to idle at a chunk boundary.
     let previous: Promise<void> = Promise.resolve();
@@ -53,16 +61,15 @@ export async function provision(deps: ProvisionDeps, data: ProvisionData): Promi
     if (data.direction === 'to-target') {
       if (scope !== 'all' && 'remoteIds' in scope) throw new Error('remoteIds name remote users: provision them with direction from-target');
       await deps.progress.phase('applying', scope === 'all' ? undefined : scope.ids.length, target);
-      for await (const users of appUsers(deps, scope)) {
+      for await (const { found: users, missing } of appUsers(deps, scope)) {
+        await endedUnqueued('notFound', missing);
         const snaps: (UserSnapshot & { version: number })[] = [];
         for (const u of users) {
           const s = toSnapshot(u);
           if (s.ok) snaps.push(s.snapshot);
-          else {
-            tally.failed++;
-            deps.logger.warn({ appUserId: u.id, reason: s.reason }, 'not provisioned');
-          }
+          else deps.logger.warn({ appUserId: u.id, reason: s.reason }, 'not provisioned');
         }
+        await endedUnqueued('failed', users.length - snaps.length);
         await run(async () => ({ queue: target, ids: await deps.queues.pushUpserts(target, snaps, 'provision') }), snaps.length);
       }
     } else if (scope !== 'all' && 'ids' in scope) {
@@ -73,7 +80,8 @@ export async function provision(deps: ProvisionDeps, data: ProvisionData): Promi
       }
     } else {
       await deps.progress.phase('applying', scope === 'all' ? undefined : scope.remoteIds.length, target);
-      for await (const remotes of remoteUsers(deps, connector, scope)) {
+      for await (const { found: remotes, missing } of remoteUsers(deps, connector, scope)) {
+        await endedUnqueued('notFound', missing);
         const changes = await Promise.all(remotes.map(async (remote) => ({
           source: target, action: 'import' as const, remote, appUsername: await connector.appUsername(remote, { abortSignal: deps.abortSignal }),
         })));
@@ -87,32 +95,43 @@ export async function provision(deps: ProvisionDeps, data: ProvisionData): Promi
   return result;
 }
 
-async function* appUsers(deps: ProvisionDeps, scope: 'all' | { ids: readonly string[] }): AsyncIterableIterator<AppUser[]> {
-  if (scope === 'all') {
-    yield* deps.directory.list({ pageSize: CHUNK, abortSignal: deps.abortSignal });
-    return;
-  }
-  for (let i = 0; i < scope.ids.length; i += CHUNK) {
-    const found = await Promise.all(scope.ids.slice(i, i + CHUNK).map((id) => deps.directory.get(id, { abortSignal: deps.abortSignal })));
-    const missing = scope.ids.slice(i, i + CHUNK).filter((_, j) => !found[j]);
-    if (missing.length) deps.logger.warn({ count: missing.length, first: missing.slice(0, 5) }, 'provision: application users not found');
-    yield found.filter((u): u is AppUser => !!u);
-  }
+/** A chunk of users, and how many of the ids it was read for name nobody. */
+interface Found<T> {
+  found: T[];
+  missing: number;
 }
 
-async function* remoteUsers(deps: ProvisionDeps, connector: SyncConnector, scope: 'all' | { remoteIds: readonly string[] }): AsyncIterableIterator<RemoteUser[]> {
+async function* appUsers(deps: ProvisionDeps, scope: 'all' | { ids: readonly string[] }): AsyncIterableIterator<Found<AppUser>> {
+  if (scope === 'all') {
+    for await (const found of deps.directory.list({ pageSize: CHUNK, abortSignal: deps.abortSignal })) yield { found, missing: 0 };
+    return;
+  }
+  yield* readChunks(deps, scope.ids, (id) => deps.directory.get(id, { abortSignal: deps.abortSignal }), 'provision: application users not found');
+}
+
+async function* remoteUsers(deps: ProvisionDeps, connector: SyncConnector, scope: 'all' | { remoteIds: readonly string[] }): AsyncIterableIterator<Found<RemoteUser>> {
   if (scope !== 'all') {
-    const found = await Promise.all(scope.remoteIds.map((id) => connector.readUser(id, { abortSignal: deps.abortSignal })));
-    yield found.filter((u): u is RemoteUser => !!u);
+    yield* readChunks(deps, scope.remoteIds, (id) => connector.readUser(id, { abortSignal: deps.abortSignal }), 'provision: remote users not found');
     return;
   }
   let page: RemoteUser[] = [];
   for await (const user of connector.listUsers({ abortSignal: deps.abortSignal })) {
     page.push(user);
     if (page.length >= CHUNK) {
-      yield page;
+      yield { found: page, missing: 0 };
       page = [];
     }
   }
-  if (page.length) yield page;
+  if (page.length) yield { found: page, missing: 0 };
+}
+
+/** Named users, read a chunk at a time (never 100,000 reads at once); the missing ones are logged. */
+async function* readChunks<T>(deps: ProvisionDeps, ids: readonly string[], read: (id: string) => Promise<T | null>, message: string): AsyncIterableIterator<Found<T>> {
+  for (let i = 0; i < ids.length; i += CHUNK) {
+    const chunk = ids.slice(i, i + CHUNK);
+    const found: (T | null)[] = await Promise.all(chunk.map(read));
+    const missing = chunk.filter((_, j) => !found[j]);
+    if (missing.length) deps.logger.warn({ count: missing.length, first: missing.slice(0, 5) }, message);
+    yield { found: found.filter((u): u is T => !!u), missing: missing.length };
+  }
 }

@@ -27,7 +27,7 @@ describe('provisioning more users than one chunk', () => {
 
   it('provisions every user of overlapping chunks once and counts each', async () => {
     const result = (await s.run(JOB_NAMES.provision, { scope: 'all', targets: ['crowd'], direction: 'to-target' })) as ProvisionResult;
-    expect(result.targets.crowd).toEqual({ users: USERS, succeeded: USERS, skipped: 0, failed: 0 });
+    expect(result.targets.crowd).toEqual({ users: USERS, succeeded: USERS, skipped: 0, failed: 0, notFound: 0 });
     expect(em.stats().byRoute['POST user']).toBe(USERS);
     expect((await s.links.get('crowd', `c${USERS - 1}`))?.remoteName).toBe(`chunk${USERS - 1}`);
   }, TIMEOUT_MS);

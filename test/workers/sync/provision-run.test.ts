@@ -198,7 +198,7 @@ describe('to the targets', () => {
     const b2 = appUser('b2', { version: undefined, active: false });
     const w = world({ users: [b2, a1], outcomes: { j1: 'skipped' } });
     await expect(provision(w.deps, data({ scope: 'all' }))).resolves.toStrictEqual({
-      direction: 'to-target', targets: { crowd: { users: 2, succeeded: 1, skipped: 1, failed: 0 } }, durationMs: 0,
+      direction: 'to-target', targets: { crowd: { users: 2, succeeded: 1, skipped: 1, failed: 0, notFound: 0 } }, durationMs: 0,
     });
     expect(w.log).toStrictEqual([
       ['phase', 'applying', undefined, 'crowd'],
@@ -214,17 +214,20 @@ describe('to the targets', () => {
     expect(snap(b2).version).toBe(T0);
   });
 
-  it('reports a row the application stored badly as failed, pushing the others', async () => {
-    const w = world({ users: [appUser('a1'), appUser('b2', { email: 'not an address' }), appUser('c3')], outcomes: { j1: 'failed' } });
-    await expect(provision(w.deps, data({ scope: 'all' }))).resolves.toMatchObject({ targets: { crowd: { users: 2, succeeded: 1, skipped: 0, failed: 2 } } });
-    expect(w.of('warn')).toStrictEqual([['warn', { appUserId: 'b2', reason: 'invalid application data: email: must be an e-mail address' }, 'not provisioned']]);
+  it('reports a row the application stored badly as failed, counted in the users and the progress, pushing the others', async () => {
+    const w = world({ users: [appUser('a1'), appUser('b2', { email: 'not an address' }), appUser('c3'), appUser('d4', { username: '' })], outcomes: { j1: 'failed' } });
+    await expect(provision(w.deps, data({ scope: 'all' }))).resolves.toMatchObject({ targets: { crowd: { users: 4, succeeded: 1, skipped: 0, failed: 3, notFound: 0 } } });
+    expect(w.of('warn').map((l) => (l[1] as { appUserId: string }).appUserId)).toStrictEqual(['b2', 'd4']);
+    expect(w.of('warn')[0]).toStrictEqual(['warn', { appUserId: 'b2', reason: 'invalid application data: email: must be an e-mail address' }, 'not provisioned']);
     expect(w.of('pushUpserts')).toStrictEqual([['pushUpserts', 'crowd', [snap(appUser('a1')), snap(appUser('c3'))], 'provision']]);
+    // Both bad rows end at once, before their chunk is pushed; then each job as it ends.
+    expect(w.log.filter((l) => l[0] === 'add' || l[0] === 'pushUpserts').map((l) => l[0] === 'add' ? l[1] : 'push')).toStrictEqual([2, 'push', 1, 1]);
   });
 
-  it('reads the named users once each, warns about the missing ones and pushes the rest', async () => {
+  it('reads the named users once each, counts and warns about the missing ones and pushes the rest', async () => {
     const w = world({ users: [appUser('a1'), appUser('b2')] });
     await expect(provision(w.deps, data({ scope: { ids: ['a1', 'gone', 'a1', 'b2'] }, targets: ['entra'] }))).resolves.toStrictEqual({
-      direction: 'to-target', targets: { entra: { users: 2, succeeded: 2, skipped: 0, failed: 0 } }, durationMs: 0,
+      direction: 'to-target', targets: { entra: { users: 3, succeeded: 2, skipped: 0, failed: 0, notFound: 1 } }, durationMs: 0,
     });
     expect(w.log).toStrictEqual([
       ['phase', 'applying', 3, 'entra'],
@@ -232,6 +235,7 @@ describe('to the targets', () => {
       ['directory.get', 'gone', true],
       ['directory.get', 'b2', true],
       ['warn', { count: 1, first: ['gone'] }, 'provision: application users not found'],
+      ['add', 1],
       ['pushUpserts', 'entra', [snap(appUser('a1')), snap(appUser('b2'))], 'provision'],
       ['queue', 'entra'],
       ['wait', 'entra', ['j0', 'j1'], true],
@@ -245,11 +249,12 @@ describe('to the targets', () => {
     const ids = numbered(1005);
     const missing = new Set(ids.slice(10, 17));
     const w = world({ users: ids.filter((id) => !missing.has(id)).map((id) => appUser(id)) });
-    await expect(provision(w.deps, data({ scope: { ids } }))).resolves.toMatchObject({ targets: { crowd: { users: 998, succeeded: 998 } } });
+    await expect(provision(w.deps, data({ scope: { ids } }))).resolves.toMatchObject({ targets: { crowd: { users: 1005, succeeded: 998, notFound: 7 } } });
     expect(w.of('directory.get').map((l) => l[1])).toStrictEqual(ids);
     expect(w.of('warn')).toStrictEqual([['warn', { count: 7, first: ids.slice(10, 15) }, 'provision: application users not found']]);
     expect(w.of('pushUpserts').map((l) => (l[2] as unknown[]).length)).toStrictEqual([993, 5]);
-    expect(w.of('add')).toHaveLength(998);
+    // The progress reaches its total of 1,005: 998 jobs one by one, the 7 missing at once.
+    expect(w.of('add').map((l) => l[1])).toStrictEqual([7, ...Array<number>(998).fill(1)]);
   });
 
   it('makes no empty chunk when the ids fill whole chunks', async () => {
@@ -262,7 +267,7 @@ describe('to the targets', () => {
 
   it('lists all users in pages of 1,000, one push chunk per page', async () => {
     const w = world({ users: numbered(2500).map((id) => appUser(id)) });
-    await expect(provision(w.deps, data({ scope: 'all' }))).resolves.toMatchObject({ targets: { crowd: { users: 2500, succeeded: 2500, skipped: 0, failed: 0 } } });
+    await expect(provision(w.deps, data({ scope: 'all' }))).resolves.toMatchObject({ targets: { crowd: { users: 2500, succeeded: 2500, skipped: 0, failed: 0, notFound: 0 } } });
     expect(w.of('list')).toStrictEqual([['list', 1000, true]]);
     expect(w.of('pushUpserts').map((l) => (l[2] as unknown[]).length)).toStrictEqual([1000, 1000, 500]);
     expect(w.of('wait').map((l) => (l[2] as unknown[]).length)).toStrictEqual([1000, 1000, 500]);
@@ -271,7 +276,7 @@ describe('to the targets', () => {
 
   it('with no application users, pushes nothing and is done', async () => {
     const w = world();
-    await expect(provision(w.deps, data({ scope: 'all' }))).resolves.toStrictEqual({ direction: 'to-target', targets: { crowd: { users: 0, succeeded: 0, skipped: 0, failed: 0 } }, durationMs: 0 });
+    await expect(provision(w.deps, data({ scope: 'all' }))).resolves.toStrictEqual({ direction: 'to-target', targets: { crowd: { users: 0, succeeded: 0, skipped: 0, failed: 0, notFound: 0 } }, durationMs: 0 });
     expect(w.log).toStrictEqual([['phase', 'applying', undefined, 'crowd'], ['list', 1000, true], ['phase', 'done']]);
   });
 
@@ -288,7 +293,7 @@ describe('from the targets', () => {
   it('pulls the named application users on the target\'s queue, each once', async () => {
     const w = world({ outcomes: { j1: 'skipped' } });
     await expect(provision(w.deps, data({ direction: 'from-target', targets: ['entra'], scope: { ids: ['a1', 'b2', 'a1'] } }))).resolves.toStrictEqual({
-      direction: 'from-target', targets: { entra: { users: 2, succeeded: 1, skipped: 1, failed: 0 } }, durationMs: 0,
+      direction: 'from-target', targets: { entra: { users: 2, succeeded: 1, skipped: 1, failed: 0, notFound: 0 } }, durationMs: 0,
     });
     expect(w.log).toStrictEqual([
       ['phase', 'applying', 2, 'entra'],
@@ -312,17 +317,19 @@ describe('from the targets', () => {
     expect(whole.of('pulls').map((l) => (l[2] as unknown[]).length)).toStrictEqual([1000]);
   });
 
-  it('imports the named remote users each once, under the application username their naming rule gives, leaving out those that do not exist', async () => {
+  it('imports the named remote users each once, under the application username their naming rule gives, counting those that do not exist as not found', async () => {
     const remotes = [remoteUser('crowd', 1), remoteUser('crowd', 2)];
     const w = world({ remotes, outcomes: { j0: 'failed' } });
     await expect(provision(w.deps, data({ direction: 'from-target', scope: { remoteIds: ['r1', 'nobody', 'remote2', 'r1'] } }))).resolves.toStrictEqual({
-      direction: 'from-target', targets: { crowd: { users: 2, succeeded: 1, skipped: 0, failed: 1 } }, durationMs: 0,
+      direction: 'from-target', targets: { crowd: { users: 3, succeeded: 1, skipped: 0, failed: 1, notFound: 1 } }, durationMs: 0,
     });
     expect(w.log).toStrictEqual([
       ['phase', 'applying', 3, 'crowd'],
       ['readUser', 'crowd', 'r1', true],
       ['readUser', 'crowd', 'nobody', true],
       ['readUser', 'crowd', 'remote2', true],
+      ['warn', { count: 1, first: ['nobody'] }, 'provision: remote users not found'],
+      ['add', 1],
       ['appUsername', 'crowd', 'r1', true],
       ['appUsername', 'crowd', 'r2', true],
       ['applies', [
@@ -337,11 +344,29 @@ describe('from the targets', () => {
     ]);
   });
 
+  it('reads named remote users a chunk of 1,000 at a time, the next chunk only once the one before is enqueued', async () => {
+    const remotes = numbered(1497, (i) => String(i)).map((n) => remoteUser('crowd', n));
+    const remoteIds = [...remotes.map((r) => r.remoteId), 'x1', 'x2', 'x3'];
+    const w = world({ remotes });
+    await expect(provision(w.deps, data({ direction: 'from-target', scope: { remoteIds } }))).resolves.toMatchObject({
+      targets: { crowd: { users: 1500, succeeded: 1497, notFound: 3 } },
+    });
+    const kinds = w.log.map((l) => l[0]);
+    const reads = kinds.flatMap((k, i) => (k === 'readUser' ? [i] : []));
+    expect(reads).toHaveLength(1500);
+    expect(w.of('applies').map((l) => (l[1] as unknown[]).length)).toStrictEqual([1000, 497]);
+    // Read 1,001 comes after the first chunk went to the app queue.
+    expect(kinds.indexOf('applies')).toBeLessThan(reads[1000]!);
+    expect(reads[999]!).toBeLessThan(kinds.indexOf('applies'));
+    expect(w.of('warn')).toStrictEqual([['warn', { count: 3, first: ['x1', 'x2', 'x3'] }, 'provision: remote users not found']]);
+    expect(w.of('add').reduce((n, l) => n + (l[1] as number), 0)).toBe(1500);
+  });
+
   it('imports every remote user, a chunk of 1,000 at a time, on the app queue', async () => {
     const remotes = numbered(2500, (i) => String(i)).map((n) => remoteUser('entra', n));
     const w = world({ remotes });
     await expect(provision(w.deps, data({ direction: 'from-target', targets: ['entra'], scope: 'all' }))).resolves.toMatchObject({
-      targets: { entra: { users: 2500, succeeded: 2500, skipped: 0, failed: 0 } },
+      targets: { entra: { users: 2500, succeeded: 2500, skipped: 0, failed: 0, notFound: 0 } },
     });
     expect(w.of('phase')).toStrictEqual([['phase', 'applying', undefined, 'entra'], ['phase', 'done']]);
     expect(w.of('listUsers')).toStrictEqual([['listUsers', 'entra', true]]);
@@ -359,7 +384,7 @@ describe('from the targets', () => {
     expect(full.of('applies').map((l) => (l[1] as unknown[]).length)).toStrictEqual([1000]);
     const none = world();
     await expect(provision(none.deps, data({ direction: 'from-target', scope: 'all' }))).resolves.toStrictEqual({
-      direction: 'from-target', targets: { crowd: { users: 0, succeeded: 0, skipped: 0, failed: 0 } }, durationMs: 0,
+      direction: 'from-target', targets: { crowd: { users: 0, succeeded: 0, skipped: 0, failed: 0, notFound: 0 } }, durationMs: 0,
     });
     expect(none.log).toStrictEqual([['phase', 'applying', undefined, 'crowd'], ['listUsers', 'crowd', true], ['phase', 'done']]);
   });
@@ -400,7 +425,7 @@ describe('chunks in flight and several targets', () => {
     w.release(1);
     await expect(run).resolves.toStrictEqual({
       direction: 'from-target',
-      targets: { crowd: { users: 1, succeeded: 1, skipped: 0, failed: 0 }, entra: { users: 1, succeeded: 0, skipped: 1, failed: 0 } },
+      targets: { crowd: { users: 1, succeeded: 1, skipped: 0, failed: 0, notFound: 0 }, entra: { users: 1, succeeded: 0, skipped: 1, failed: 0, notFound: 0 } },
       durationMs: 0,
     });
     expect(w.log).toStrictEqual([
@@ -426,7 +451,7 @@ describe('chunks in flight and several targets', () => {
     const w = world({ users: [appUser('a1')] });
     await expect(provision(w.deps, data({ targets: ['entra', 'crowd'], scope: { ids: ['a1'] } }))).resolves.toStrictEqual({
       direction: 'to-target',
-      targets: { entra: { users: 1, succeeded: 1, skipped: 0, failed: 0 }, crowd: { users: 1, succeeded: 1, skipped: 0, failed: 0 } },
+      targets: { entra: { users: 1, succeeded: 1, skipped: 0, failed: 0, notFound: 0 }, crowd: { users: 1, succeeded: 1, skipped: 0, failed: 0, notFound: 0 } },
       durationMs: 0,
     });
     expect(w.of('phase')).toStrictEqual([['phase', 'applying', 1, 'entra'], ['phase', 'applying', 1, 'crowd'], ['phase', 'done']]);
