@@ -70,6 +70,9 @@ export async function runFullSync(d: FullSyncDeps, data: Pick<FullSyncData, 'mod
 async function applyStored(d: FullSyncDeps, planId: string): Promise<PlanMeta> {
   const meta = await d.store.get(planId);
   if (!meta) throw new Error(`no plan ${planId} (plans are kept 30 days)`);
+  // Only the approve path enqueues a stored plan, naming its target; a job naming another target
+  // would hand one target's entries (disables included) to the other's connector.
+  if (meta.target !== d.target) throw new Error(`plan ${planId} is a plan of ${meta.target} and is never applied to ${d.target}`);
   if (meta.dryRun) throw new Error(`plan ${planId} is a dry run and is never applied; run idsync sync run ${meta.target}`);
   if (!['planned', 'approved', 'applying'].includes(meta.status)) throw new Error(`plan ${planId} is ${meta.status} and cannot be applied${meta.status === 'staged' ? ' before an operator approves it' : ''}`);
   const applied = await applyPlan(d, meta);

@@ -597,6 +597,13 @@ describe('runFullSync: a stored plan', () => {
     expect(log).toStrictEqual([['store.get', ID]]);
   });
 
+  it('refuses a plan of the other target, reading nothing else', async () => {
+    await stage(stored());
+    const { deps, log } = world({ target: 'entra' });
+    await expect(runFullSync(deps, { mode: 'apply', planId: ID })).rejects.toThrow(new Error(`plan ${ID} is a plan of crowd and is never applied to entra`));
+    expect(log).toStrictEqual([['store.get', ID]]);
+  });
+
   it('refuses a staged plan until an operator approves it', async () => {
     await stage(stored({ status: 'staged' }));
     const { deps, log } = world();
