@@ -181,6 +181,13 @@ describe('WebhookClient', () => {
       expect(headerView(server.requests[0]!)).toMatchObject({ 'content-length': '0', verified: true });
     });
 
+    it('sends a GET given JSON without a body, signed over the empty body it sent', async () => {
+      server.queue(sendJson(200, {}));
+      await client.send({ ...list, json: { ignored: true } });
+      expect(sent(server)).toStrictEqual([{ method: 'GET', url: '/hook/users?limit=2', body: '' }]);
+      expect(headerView(server.requests[0]!).verified).toBe(true);
+    });
+
     it('signs with its own secret only', async () => {
       server.queue(sendJson(200, {}));
       await client.send(list);

@@ -133,6 +133,11 @@ describe('WebhookDirectory calls', () => {
         sendJson(200, wire(42, { email: 12345 })),
         failure('transient', 'The webhook answered GET /users/{id} (user 42) with 200 but a JSON body of an unexpected shape (email: Invalid input: expected string, received number)', { status: 200, code: 'MALFORMED_RESPONSE' }),
       ],
+      [
+        'another user than the one asked for as transient',
+        sendJson(200, wire(43)),
+        failure('transient', 'The webhook answered GET /users/{id} (user 42) with 200 but another user (a read must answer with the user it names)', { status: 200, code: 'MALFORMED_RESPONSE' }),
+      ],
       ['an empty 200 as transient', send(200, 'application/json', ''), failure('transient', 'The webhook answered GET /users/{id} (user 42) with 200 but an empty body', { status: 200, code: 'MALFORMED_RESPONSE' })],
       [
         'a login page as transient',

@@ -70,7 +70,8 @@ export class WebhookClient {
 
   async send(request: WebhookRequest): Promise<RawReply> {
     const url = this.#url(request);
-    const body = request.json === undefined ? '' : JSON.stringify(request.json);
+    // Only a POST carries a body, so only a POST's is signed.
+    const body = request.method === 'POST' && request.json !== undefined ? JSON.stringify(request.json) : '';
     // Signed over the request target exactly as got puts it on the request line.
     const headers = signRequest({ secret: this.#secret, method: request.method, path: `${url.pathname}${url.search}`, body });
     const signal = request.abortSignal;

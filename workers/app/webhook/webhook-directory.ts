@@ -58,7 +58,11 @@ export class WebhookDirectory implements UserDirectory {
   async get(id: string, options: DirectoryCallOptions = {}): Promise<AppUser | null> {
     const call: WebhookCall = { method: 'GET', resource: '/users/{id}', userId: id };
     const reply = await this.#client.send({ ...call, segments: ['users', id], acceptUnknownUser: true, abortSignal: options.abortSignal });
-    return reply.status === 404 ? null : this.#client.parse(call, reply, appUserSchema);
+    if (reply.status === 404) return null;
+    const user = this.#client.parse(call, reply, appUserSchema);
+    // A cache or a receiver bug answering with someone else's row would be pushed under this id.
+    if (user.id !== id) throw malformedSuccess(call, reply, 'another user (a read must answer with the user it names)');
+    return user;
   }
 
   async apply(change: AppChange, options: DirectoryCallOptions = {}): Promise<AppApplyResult> {
