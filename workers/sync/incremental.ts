@@ -82,7 +82,7 @@ async function handleUpsert(d: IncrementalDeps, remote: RemoteUser, r: Increment
   const app = await d.directory.get(appUserId, { abortSignal: d.abortSignal });
   if (!app) return;
   const authority = d.sync.authority[d.target];
-  const appUsername = authority.username === 'target' ? await d.connector.appUsername(remote) : undefined;
+  const appUsername = authority.username === 'target' ? await d.connector.appUsername(remote, { abortSignal: d.abortSignal }) : undefined;
   const theirs = diffForApp(app, remote, authority, appUsername);
   if (theirs.fields.length) {
     applies.push({ source: d.target, action: 'update', appUserId, remote, fields: theirs.fields, ...(appUsername && { appUsername }) });

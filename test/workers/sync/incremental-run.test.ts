@@ -113,8 +113,8 @@ function world(s: Setup = {}) {
       log.push(['expectedRemote', structuredClone(snapshot), options.abortSignal === signal]);
       return plainMapping(snapshot, target);
     },
-    async appUsername(r: RemoteUser, ...rest: unknown[]) {
-      log.push(['appUsername', r.remoteId, ...rest]);
+    async appUsername(r: RemoteUser, options: { abortSignal?: AbortSignal }) {
+      log.push(['appUsername', r.remoteId, options.abortSignal === signal]);
       return (s.appUsername ?? ((x: RemoteUser) => x.username))(r);
     },
   } as unknown as SyncConnector;
@@ -264,7 +264,7 @@ describe('pullChanges: a linked user that changed', () => {
     });
     expect(await pullChanges(deps)).toStrictEqual(result({ changes: 1, appUpdates: 1 }));
     expect(log.slice(START.length + 4, START.length + 6)).toStrictEqual([
-      ['appUsername', 'r1'],
+      ['appUsername', 'r1', true],
       ['expectedRemote', snap('a1', { username: 'alicia' }), true],
     ]);
     // The change carries the mapped username, as a full sync's appUpdate does: without it the
