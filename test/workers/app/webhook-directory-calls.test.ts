@@ -114,6 +114,15 @@ describe('WebhookDirectory calls', () => {
       await expect(dir.get('42')).resolves.toStrictEqual(appUser('42'));
     });
 
+    it('takes a user labelled text/html as the user, and judges one of the wrong shape by its shape', async () => {
+      server.queue(send(200, 'text/html; charset=UTF-8', JSON.stringify(wire(42))));
+      await expect(dir.get('42')).resolves.toStrictEqual(appUser('42'));
+      server.queue(send(200, 'text/html; charset=UTF-8', JSON.stringify(wire(42, { email: 12345 }))));
+      expect(view(await caught(dir.get('42')))).toStrictEqual(
+        failure('transient', 'The webhook answered GET /users/{id} (user 42) with 200 but a JSON body of an unexpected shape (email: Invalid input: expected string, received number)', { status: 200, code: 'MALFORMED_RESPONSE' }),
+      );
+    });
+
     it('takes any 2xx with a user as the user', async () => {
       server.queue(sendJson(203, wire(42)));
       await expect(dir.get('42')).resolves.toStrictEqual(appUser('42'));
@@ -377,6 +386,9 @@ describe('WebhookDirectory calls', () => {
         ['a 200 with JSON', sendJson(200, { ok: true })],
         ['a 204', send(204, '', '')],
         ['a 200 of another shape', sendJson(200, ['anything'])],
+        // PHP labels whatever it sends text/html unless told otherwise: JSON or nothing is no page.
+        ['JSON labelled text/html', send(200, 'text/html; charset=UTF-8', '{"ok":true}')],
+        ['an empty 200 labelled text/html', send(200, 'text/html; charset=UTF-8', '')],
       ])('posts its change and answers true for %s, whatever the body', async (_label, answer) => {
         server.queue(answer);
         await expect(call(dir)).resolves.toBe(true);
@@ -387,6 +399,11 @@ describe('WebhookDirectory calls', () => {
         server.queue(sendJson(404, { error: 'unknown user' }));
         await expect(call(dir)).resolves.toBe(false);
         expect(sent()).toStrictEqual([body]);
+      });
+
+      it('answers false for a JSON 404 labelled text/html', async () => {
+        server.queue(send(404, 'text/html; charset=UTF-8', '{"error":"unknown user"}'));
+        await expect(call(dir)).resolves.toBe(false);
       });
 
       it.each<[string, ReturnType<typeof send>, (what: string) => ReturnType<typeof failure>]>([

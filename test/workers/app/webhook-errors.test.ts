@@ -334,6 +334,7 @@ describe('malformedSuccess', () => {
     ['an empty body', reply(201, '', 'application/json'), undefined, answered('an empty body', 201)],
     ['a blank body, whatever the problem', reply(200, ' \n', 'application/json'), 'a body without "users"', answered('an empty body')],
     ['a wrong shape', reply(200, '{}', 'application/json'), 'a body without "users"', answered('a body without "users"')],
+    ['a wrong shape labelled text/html (as PHP labels it) by its shape, not as a page', { ...reply(200, '{}', 'text/html; charset=UTF-8'), json: {} }, 'a body without "users"', answered('a body without "users"')],
     ['another content type', reply(200, 'ok', 'text/plain'), undefined, answered('an unexpected text/plain body')],
     ['no content type', reply(200, 'ok', ''), undefined, answered('an unexpected untyped body')],
   ])('maps %s', (_, r, problem, want) => {

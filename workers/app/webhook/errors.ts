@@ -106,13 +106,16 @@ export function errorFromReply(call: WebhookCall, reply: RawReply, context: Erro
 
 /** A 2xx whose body is not what the protocol promises: transient, a deploy may be half done. */
 export function malformedSuccess(call: WebhookCall, reply: RawReply, problem?: string): TransientError {
-  const kind = isHtml(reply)
-    ? `an HTML page ("${summarizeBody(reply.text, 80)}") instead of JSON; is a login page or proxy in front of the webhook?`
-    : reply.malformed
-      ? `JSON that does not parse (${Buffer.byteLength(reply.text)} bytes, cut off?)`
-      : reply.text.trim() === ''
-        ? 'an empty body'
-        : problem ?? `an unexpected ${reply.contentType || 'untyped'} body`;
+  // JSON that parsed is judged by its shape whatever its content type (PHP says text/html).
+  const kind = reply.json !== undefined
+    ? problem ?? `an unexpected ${reply.contentType || 'untyped'} body`
+    : reply.text.trim() === ''
+      ? 'an empty body'
+      : isHtml(reply)
+        ? `an HTML page ("${summarizeBody(reply.text, 80)}") instead of JSON; is a login page or proxy in front of the webhook?`
+        : reply.malformed
+          ? `JSON that does not parse (${Buffer.byteLength(reply.text)} bytes, cut off?)`
+          : problem ?? `an unexpected ${reply.contentType || 'untyped'} body`;
   return new TransientError(`The webhook answered ${describeCall(call)} with ${reply.status} but ${kind}`, { status: reply.status, code: 'MALFORMED_RESPONSE' });
 }
 

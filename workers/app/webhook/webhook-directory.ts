@@ -100,8 +100,11 @@ export class WebhookDirectory implements UserDirectory {
 /**
  * A roles or photo reply's body is not read, but a 2xx carrying an HTML page is a login page or
  * proxy answering instead of the application: counting it as applied would lose the change.
+ * JSON or nothing under `text/html` is not a page: PHP labels everything so unless told otherwise.
  */
 function acknowledged(call: WebhookCall, reply: RawReply): boolean {
-  if (reply.status !== 404 && isHtml(reply)) throw malformedSuccess(call, reply);
+  if (reply.status !== 404 && isPage(reply)) throw malformedSuccess(call, reply);
   return reply.status !== 404;
 }
+
+const isPage = (reply: RawReply): boolean => reply.json === undefined && reply.text.trim() !== '' && isHtml(reply);
