@@ -154,6 +154,12 @@ describe('WebhookDirectory calls', () => {
         failure('transient', 'The webhook answered GET /users/{id} (user 42) with 200 but an HTML page ("Log in") instead of JSON; is a login page or proxy in front of the webhook?', { status: 200, code: 'MALFORMED_RESPONSE' }),
       ],
       ['a 500 as transient', sendJson(500, { error: 'db down' }), failure('transient', 'The webhook failed GET /users/{id} (user 42) (500: db down)', { status: 500 })],
+      // 300 is a redirect too, however much it looks like the end of the 2xx range.
+      [
+        'a 300 with a user as configuration',
+        sendJson(300, wire(42)),
+        failure('configuration', 'The webhook redirected GET /users/{id} (user 42) (300) to nowhere; APP_WEBHOOK_URL must point straight at the receiver (a redirect would break the signature)', { status: 300 }),
+      ],
       ['a 429 as throttled', send(429, '', '', { 'retry-after': '5' }), failure('throttled', 'The webhook throttled GET /users/{id} (user 42) (429)', { status: 429, retryAfterMs: 5000 })],
       [
         'a 401 as configuration',
