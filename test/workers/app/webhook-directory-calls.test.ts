@@ -395,6 +395,7 @@ describe('WebhookDirectory calls', () => {
         // PHP labels whatever it sends text/html unless told otherwise: JSON or nothing is no page.
         ['JSON labelled text/html', send(200, 'text/html; charset=UTF-8', '{"ok":true}')],
         ['an empty 200 labelled text/html', send(200, 'text/html; charset=UTF-8', '')],
+        ['a blank 200 labelled text/html', send(200, 'text/html; charset=UTF-8', ' \r\n')],
       ])('posts its change and answers true for %s, whatever the body', async (_label, answer) => {
         server.queue(answer);
         await expect(call(dir)).resolves.toBe(true);

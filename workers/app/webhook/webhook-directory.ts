@@ -103,7 +103,8 @@ export class WebhookDirectory implements UserDirectory {
  * JSON or nothing under `text/html` is not a page: PHP labels everything so unless told otherwise.
  */
 function acknowledged(call: WebhookCall, reply: RawReply): boolean {
-  if (reply.status !== 404 && isPage(reply)) throw malformedSuccess(call, reply);
+  // A 404 comes back only with a JSON body (the receiver's "no such user"), never as a page.
+  if (isPage(reply)) throw malformedSuccess(call, reply);
   return reply.status !== 404;
 }
 
