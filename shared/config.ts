@@ -18,23 +18,27 @@ const intFrom = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
 
-const url = (protocols: string[]) =>
+// WHATWG URLs take `redis:10.0.0.5:6380` or `https:` (no `//`, or no host) for URLs that a
+// client then reads as some other host, so both are required here. PostgreSQL alone may leave
+// the host out (`postgres:///app` is the local socket).
+const url = (protocols: string[], { hostless = false } = {}) =>
   z
     .string()
     .trim()
     .refine((v) => {
       try {
-        return protocols.includes(new URL(v).protocol);
+        const u = new URL(v);
+        return protocols.includes(u.protocol) && v.slice(u.protocol.length, u.protocol.length + 2) === '//' && (hostless || u.hostname !== '');
       } catch {
         return false;
       }
-    }, `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`);
+    }, `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}${hostless ? '' : ' and naming a host'}`);
 
 // One server (redis://, rediss://) or a cluster's seed nodes (redis+cluster://, rediss+cluster://).
 const redisUrl = z.string().trim().superRefine((v, ctx) => {
   if (!isClusterUrl(v)) {
     const single = url(['redis:', 'rediss:']).safeParse(v);
-    if (!single.success) ctx.addIssue({ code: 'custom', message: 'expected a URL starting with redis://, rediss://, redis+cluster:// or rediss+cluster://' });
+    if (!single.success) ctx.addIssue({ code: 'custom', message: 'expected a URL starting with redis://, rediss://, redis+cluster:// or rediss+cluster:// and naming a host' });
     return;
   }
   try {
@@ -189,7 +193,7 @@ const envSchema = z.object({
   }).optional(),
   ENTRA_UPN_DOMAIN: z.string().trim().regex(/^[a-z0-9.-]+\.[a-z]{2,}$/i, 'expected a domain name, e.g. contoso.onmicrosoft.com').optional(),
   ENTRA_MAPPING_MODULE: z.string().min(1).optional(),
-  APP_DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  APP_DATABASE_URL: url(['postgres:', 'postgresql:'], { hostless: true }).optional(),
   APP_USERS_TABLE: z.string().trim().regex(/^[A-Za-z_][A-Za-z0-9_$]*(\.[A-Za-z_][A-Za-z0-9_$]*)?$/, 'expected a table name, optionally schema-qualified (schema.table)').default('idsync_users'),
   APP_USERS_COLUMNS: columnMap.optional(),
   APP_EMBEDDED_DB_DIR: z.string().trim().min(1).default('.idsync/app-db'),
@@ -347,7 +351,8 @@ export function loadConfig(env: Env = process.env): IdsyncConfig {
   const crowdVars = ['CROWD_URL', 'CROWD_APP_NAME', 'CROWD_APP_PASSWORD'] as const;
   const entraVars = ['ENTRA_TENANT_ID', 'ENTRA_CLIENT_ID'] as const;
   const crowdPresent = crowdVars.some((v) => e[v] !== undefined);
-  const entraPresent = entraVars.some((v) => e[v] !== undefined);
+  // A credential alone counts too, as CROWD_APP_PASSWORD does: set without the ids, it was meant for Entra.
+  const entraPresent = [...entraVars, 'ENTRA_CLIENT_SECRET', 'ENTRA_CLIENT_CERTIFICATE_PATH'].some((v) => e[v as keyof typeof e] !== undefined);
   const targets = e.IDSYNC_TARGETS ?? [
     ...(crowdPresent ? (['crowd'] as const) : []),
     ...(entraPresent ? (['entra'] as const) : []),
