@@ -45,9 +45,15 @@ export function parseClusterUrl(url: string): ClusterUrl {
   let username: string | undefined;
   let password: string | undefined;
   if (credentials) {
-    const parsed = new URL(`${scheme}://${credentials}@${hosts[0]}`);
-    username = decodeURIComponent(parsed.username) || undefined;
-    password = decodeURIComponent(parsed.password) || undefined;
+    let parsed: URL;
+    try {
+      parsed = new URL(`${scheme}://${credentials}@${hosts[0]}`);
+      username = decodeURIComponent(parsed.username) || undefined;
+      password = decodeURIComponent(parsed.password) || undefined;
+    } catch {
+      // A `/`, `?` or `#` (or a stray `%`) in the password ends the URL's user part early.
+      throw new Error('the credentials before "@" do not parse: percent-encode "/", "?", "#", "%" and "@" in them');
+    }
   }
   return { nodes, username, password, tls: scheme === 'rediss' };
 }

@@ -79,6 +79,13 @@ describe('parseClusterUrl edge cases', () => {
     expect(parseClusterUrl('Rediss+Cluster://a:1').tls).toBe(true);
   });
 
+  it('refuses credentials that do not parse, saying what to encode and never quoting them', () => {
+    for (const bad of ['redis+cluster://u:pa/ss@a:1', 'redis+cluster://u:p?w@a:1', 'redis+cluster://u:p#w@a:1', 'redis+cluster://u:p%zz@a:1']) {
+      const message = refusal(bad);
+      expect([bad, message]).toEqual([bad, 'the credentials before "@" do not parse: percent-encode "/", "?", "#", "%" and "@" in them']);
+    }
+  });
+
   it('refuses a URL of another scheme with its own message', () => {
     expect(refusal('redis://a:1')).toBe('expected a URL starting with redis+cluster:// or rediss+cluster://');
   });
