@@ -10,13 +10,15 @@ import { clusterPrefixProblem, isClusterUrl, parseClusterUrl } from './redis-url
  * A bad value stops start-up with a message naming the variable and what it expects.
  */
 
+// Digits only, so the number is whole; no `.int()`, whose own message would double the range's
+// for a value past 2^53.
 const intFrom = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
     .trim()
-    .regex(/^\d+$/, `expected a whole number from ${min} to ${max}`)
+    .regex(/^\d+$/, `expected a whole number ${max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`}`)
     .transform(Number)
-    .pipe(z.number().int().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
+    .pipe(z.number().min(min, `expected at least ${min}`).max(max, `expected at most ${max}`));
 
 // WHATWG URLs take `redis:10.0.0.5:6380` or `https:` (no `//`, or no host) for URLs that a
 // client then reads as some other host, so both are required here. PostgreSQL alone may leave

@@ -200,7 +200,7 @@ const INT_VARS: IntVar[] = [
 
 describe.each(INT_VARS)('whole-number variable $name', ({ name, min, max, dflt, get, base = {}, scale = 1 }) => {
   const load = (v?: string) => get(loadConfig({ ...base, ...(v === undefined ? {} : { [name]: v }) }));
-  const wholeNumber = `expected a whole number from ${min} to ${max}`;
+  const wholeNumber = `expected a whole number ${max === MAX ? `of at least ${min}` : `from ${min} to ${max}`}`;
 
   it('has the documented default, unset or empty', () => {
     expect(load()).toBe(dflt === undefined ? undefined : dflt * scale);
@@ -218,10 +218,8 @@ describe.each(INT_VARS)('whole-number variable $name', ({ name, min, max, dflt, 
     else expect(issues({ ...base, [name]: String(min - 1) })).toEqual([{ path: name, message: `expected at least ${min}` }]);
   });
 
-  it('refuses one above its upper bound, naming the bound', () => {
-    const found = issues({ ...base, [name]: (BigInt(max) + 1n).toString() });
-    expect(found.map((i) => i.path)).toEqual(found.map(() => name));
-    expect(found).toContainEqual({ path: name, message: `expected at most ${max}` });
+  it('refuses one above its upper bound, naming the bound once', () => {
+    expect(issues({ ...base, [name]: (BigInt(max) + 1n).toString() })).toEqual([{ path: name, message: `expected at most ${max}` }]);
   });
 
   it.each(['-1', '1.5', '1e3', '0x10', '+5', 'a5', '5a', 'ten', ' '])('refuses %j as not a whole number', (bad) => {
