@@ -37,6 +37,13 @@ export function openPgEngine(options: PgEngineOptions): SqlEngine {
     async transaction(fn) {
       const client = await pool.connect();
       let broken: Error | undefined;
+      // The pool drops its own error listener from a client it hands out: a connection that dies
+      // mid-transaction (server restart, pg_terminate_backend) would otherwise crash the process.
+      // The failing query reports the error; here it only keeps the connection out of the pool.
+      const onError = (err: Error) => {
+        broken ??= err;
+      };
+      client.on('error', onError);
       try {
         await client.query('BEGIN');
         const tx: Queryable = { query: (text, params) => run(client, text, params) };
@@ -52,6 +59,7 @@ export function openPgEngine(options: PgEngineOptions): SqlEngine {
         }
         throw err;
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },

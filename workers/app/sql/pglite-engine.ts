@@ -22,7 +22,8 @@ export async function openPgliteEngine(options: PgliteEngineOptions): Promise<Sq
 
   const run = async <R>(on: PGlite | Transaction, text: string, params: readonly unknown[] = []): Promise<QueryResult<R>> => {
     const result = await on.query<R>(text, [...params]);
-    return { rows: result.rows, rowCount: result.affectedRows ?? result.rows.length };
+    // PGlite says 0 rows affected for a SELECT: a statement that returns rows counts them.
+    return { rows: result.rows, rowCount: result.fields.length ? result.rows.length : (result.affectedRows ?? 0) };
   };
 
   let closed: Promise<void> | undefined;
