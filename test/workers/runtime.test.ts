@@ -84,12 +84,13 @@ describe('worker runtime', () => {
     expect(statuses).toEqual(['recover', 'quarantine']);
   });
 
-  it('writes the quarantine log line with one target key', async () => {
+  // That the target is bound once (no second `target` child) is pinned in quarantine.test.ts: the
+  // captured line merges repeated keys, so it could not show a duplicate here.
+  it('writes the quarantine log line naming the target and the reason', async () => {
     await start();
     await h.worker.quarantine.enter('401 Application failed to authenticate');
     h.worker.quarantine.stop();
     const line = logs.lines.find((l) => l.includes('target quarantined'))!;
-    expect(line.match(/"target":/g)).toHaveLength(1);
     expect(JSON.parse(line)).toMatchObject({ target: 'entra', reason: expect.stringMatching(/401/) });
   });
 
