@@ -38,10 +38,15 @@ export function createLogger(settings: LoggerSettings = {}): Logger {
   return redactChildBindings(settings.destination ? pino(options, settings.destination) : pino(options));
 }
 
+type ChildMethod = (this: Logger, bindings: object, options?: object) => Logger;
+
 // pino serialises a child's bindings once, without the `log` formatter; scrub them on the way in.
-function redactChildBindings(logger: Logger): Logger {
-  const child = logger.child.bind(logger) as unknown as (bindings: object, options?: object) => Logger;
-  logger.child = ((bindings: object, options?: object) => redactChildBindings(child(redactValue(bindings) as object, options))) as unknown as Logger['child'];
+// pino's own `child` is kept and called on each logger: a child inherits its parent's `child`
+// property (pino makes it with Object.create), which is bound to the parent and would make every
+// grandchild a sibling, dropping the middle logger's bindings.
+function redactChildBindings(logger: Logger, pinoChild = logger.child as unknown as ChildMethod): Logger {
+  logger.child = ((bindings: object, options?: object) =>
+    redactChildBindings(pinoChild.call(logger, redactValue(bindings) as object, options), pinoChild)) as unknown as Logger['child'];
   return logger;
 }
 

@@ -29,4 +29,18 @@ describe('logger redaction', () => {
     const out = text();
     for (const s of [jwt, 'hunter2', 'hunter3']) expect(out).not.toContain(s);
   });
+
+  it('keeps every ancestor’s bindings on a grandchild, each scrubbed', () => {
+    const { logger, text } = capture();
+    const child = logger.child({ queue: 'sync', url: 'https://app:hunter2@crowd.local/' });
+    child.child({ jobId: 'j1' }).child({ step: 'list', token: 'Bearer eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl' }).info('deep');
+    child.info('middle');
+    const [deep, middle] = text().trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(deep).toMatchObject({ queue: 'sync', jobId: 'j1', step: 'list', msg: 'deep' });
+    expect(middle).toMatchObject({ queue: 'sync', msg: 'middle' });
+    // A sibling made later does not see the grandchild's bindings.
+    expect(middle).not.toHaveProperty('jobId');
+    expect(text()).not.toContain('hunter2');
+    expect(text()).not.toContain('c2lnbmF0dXJl');
+  });
 });
