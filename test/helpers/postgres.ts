@@ -1,5 +1,7 @@
 import { randomBytes } from 'node:crypto';
+import { afterAll, afterEach, beforeAll, beforeEach } from '@jest/globals';
 import pg from 'pg';
+import { openEngine, type SqlEngine } from '../../workers/app/sql/index.js';
 
 /**
  * A database of its own on the test PostgreSQL server, created for one test file and dropped
@@ -44,6 +46,64 @@ export async function createTestDatabase(): Promise<TestDatabase> {
     urlFor: (schema) => at(schema),
     drop: async () => {
       await onServer((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`));
+    },
+  };
+}
+
+export interface PostgresFixture {
+  /** The file's database. */
+  readonly db: TestDatabase;
+  /** A plain engine on it. */
+  readonly raw: SqlEngine;
+  /** This test's fresh schema (with `schemaPerTest`). */
+  readonly schema: string;
+  /** Closes `engine` after this test. */
+  track<E extends SqlEngine>(engine: E): E;
+}
+
+/**
+ * Registers the hooks of a PostgreSQL suite: a database of the file's own with a plain engine on
+ * it, dropped after the file; a fresh schema per test unless told otherwise; tracked engines
+ * closed after each test. Read the fixture's fields inside tests and hooks, not at load time.
+ */
+export function usePostgres({ schemaPerTest = true } = {}): PostgresFixture {
+  let db: TestDatabase | undefined;
+  let raw: SqlEngine | undefined;
+  let schema = '';
+  let counter = 0;
+  let opened: SqlEngine[] = [];
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    raw = await openEngine({ kind: 'pg', databaseUrl: db.url });
+  });
+  afterAll(async () => {
+    await raw?.close();
+    await db?.drop();
+  });
+  if (schemaPerTest) {
+    beforeEach(async () => {
+      schema = `s${++counter}`;
+      await raw!.query(`CREATE SCHEMA ${schema}`);
+    });
+  }
+  afterEach(async () => {
+    const closing = opened;
+    opened = [];
+    await Promise.all(closing.map((e) => e.close()));
+  });
+  return {
+    get db() {
+      return db!;
+    },
+    get raw() {
+      return raw!;
+    },
+    get schema() {
+      return schema;
+    },
+    track(engine) {
+      opened.push(engine);
+      return engine;
     },
   };
 }

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import type { AppChange, AppPhoto, AppUserValues } from '../../../workers/app/directory.js';
 import { openEngine, openSqlDirectory, type Queryable, type QueryResult, type SqlDirectory, type SqlEngine } from '../../../workers/app/sql/index.js';
 import { collect } from '../../helpers/collect.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
+import { usePostgres } from '../../helpers/postgres.js';
 
 interface Seen {
   text: string;
@@ -64,33 +64,16 @@ async function caught(p: Promise<unknown>): Promise<Error & { code?: string }> {
 
 const writes = (rec: Recording) => rec.seen.filter((s) => /^(INSERT|UPDATE)/.test(s.text));
 
-let db: TestDatabase;
-let raw: SqlEngine;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  raw = await openEngine({ kind: 'pg', databaseUrl: db.url });
-});
-afterAll(async () => {
-  await raw?.close();
-  await db?.drop();
-});
-
-let counter = 0;
+const pgx = usePostgres();
 let schema: string;
-let opened: SqlEngine[] = [];
-beforeEach(async () => {
-  schema = `s${++counter}`;
-  await raw.query(`CREATE SCHEMA ${schema}`);
-});
-afterEach(async () => {
-  await Promise.all(opened.map((e) => e.close()));
-  opened = [];
+beforeEach(() => {
+  schema = pgx.schema;
 });
 
 /** The directory on this test's schema (the default table unless told otherwise), recorded from here on. */
 async function fresh(options: { table?: string; columns?: Record<string, string> } = {}): Promise<{ dir: SqlDirectory; rec: Recording }> {
-  const inner = await openEngine({ kind: 'pg', databaseUrl: db.urlFor(schema) });
-  opened.push(inner);
+  const inner = await openEngine({ kind: 'pg', databaseUrl: pgx.db.urlFor(schema) });
+  pgx.track(inner);
   const rec = recording(inner);
   const dir = await openSqlDirectory({ engine: rec.engine, ...options });
   rec.seen.length = 0;
@@ -100,12 +83,12 @@ async function fresh(options: { table?: string; columns?: Record<string, string>
 
 const users = () => `${schema}.idsync_users`;
 const insertUsers = (ids: string[]) =>
-  raw.query(`INSERT INTO ${users()} (id, username, email) SELECT i, 'user-' || i, i || '@example.test' FROM unnest($1::text[]) i`, [ids]);
+  pgx.raw.query(`INSERT INTO ${users()} (id, username, email) SELECT i, 'user-' || i, i || '@example.test' FROM unnest($1::text[]) i`, [ids]);
 const rowOf = async (id: string, columns = 'username, email, first_name, last_name, display_name, active, groups, roles, attributes, version') =>
-  (await raw.query(`SELECT ${columns} FROM ${users()} WHERE id = $1`, [id])).rows[0];
+  (await pgx.raw.query(`SELECT ${columns} FROM ${users()} WHERE id = $1`, [id])).rows[0];
 
 async function insertFull(id = 'u1'): Promise<void> {
-  await raw.query(
+  await pgx.raw.query(
     `INSERT INTO ${users()} (id, username, email, first_name, last_name, display_name, active, groups, roles, attributes, photo, photo_hash, photo_content_type, version)
      VALUES ($1, 'alice', 'alice@example.test', 'Alice', 'Liddell', 'Al', false, '{g1,g2}', '{r1}', '{"k":"v"}', '\\x01', 'hash-1', 'image/png', 42)`,
     [id],
@@ -160,14 +143,14 @@ describe('list', () => {
     const pages = dir.list({ pageSize: 2 });
     expect((await pages.next()).value.map((u: { id: string }) => u.id)).toEqual(['b', 'd']);
     await insertUsers(['a', 'c', 'e']);
-    await raw.query(`DELETE FROM ${users()} WHERE id = 'f'`);
+    await pgx.raw.query(`DELETE FROM ${users()} WHERE id = 'f'`);
     expect((await pages.next()).value.map((u: { id: string }) => u.id)).toEqual(['e']);
     expect(await pages.next()).toEqual({ done: true, value: undefined });
   });
 
   it('leaves out rows whose id is NULL', async () => {
-    await raw.query(`CREATE TABLE ${schema}.loose (uid text, login text, mail text)`);
-    await raw.query(`INSERT INTO ${schema}.loose VALUES (NULL, 'ghost', 'g@example.test'), ('k1', 'kim', 'k@example.test')`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.loose (uid text, login text, mail text)`);
+    await pgx.raw.query(`INSERT INTO ${schema}.loose VALUES (NULL, 'ghost', 'g@example.test'), ('k1', 'kim', 'k@example.test')`);
     const { dir } = await fresh({ table: 'loose', columns: { id: 'uid', username: 'login', email: 'mail' } });
     expect((await collect(dir.list())).flat().map((u) => u.username)).toEqual(['kim']);
   });
@@ -189,7 +172,7 @@ describe('list', () => {
     await insertUsers(['a', 'b', 'c']);
     const pages = dir.list({ pageSize: 1 });
     await pages.next();
-    await raw.query(`DROP TABLE ${users()}`);
+    await pgx.raw.query(`DROP TABLE ${users()}`);
     const err = await caught(pages.next());
     expect(err).toMatchObject({ name: 'ConfigurationError', code: '42P01' });
     expect(err.message).toMatch(/^The database refused listing users on table "idsync_users": relation ".*idsync_users" does not exist \(SQLSTATE 42P01\)/);
@@ -215,7 +198,7 @@ describe('get', () => {
   });
 
   it('answers null without a query for an id the column could never hold', async () => {
-    await raw.query(`CREATE TABLE ${schema}.keyed (uid uuid PRIMARY KEY, login text, mail text)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.keyed (uid uuid PRIMARY KEY, login text, mail text)`);
     const { dir, rec } = await fresh({ table: 'keyed', columns: { id: 'uid', username: 'login', email: 'mail' } });
     expect(await dir.get('not-a-uuid')).toBeNull();
     expect(await dir.setRoles('not-a-uuid', ['r'])).toBe(false);
@@ -234,7 +217,7 @@ describe('get', () => {
 
   it('maps a failed read, naming the user and the table', async () => {
     const { dir } = await fresh();
-    await raw.query(`ALTER TABLE ${users()} RENAME COLUMN email TO mail`);
+    await pgx.raw.query(`ALTER TABLE ${users()} RENAME COLUMN email TO mail`);
     const err = await caught(dir.get('u1'));
     expect(err).toMatchObject({ name: 'ConfigurationError', code: '42703' });
     expect(err.message).toMatch(/^The database refused read of user u1 on table "idsync_users": column "email" does not exist/);
@@ -277,20 +260,20 @@ describe('apply: creating', () => {
 
   it('prefers the username match to another user with the same e-mail', async () => {
     const { dir } = await fresh();
-    await raw.query(`INSERT INTO ${users()} (id, username, email) VALUES ('a1', 'other', 'bob@example.test'), ('z9', 'bob', 'elsewhere@example.test')`);
+    await pgx.raw.query(`INSERT INTO ${users()} (id, username, email) VALUES ('a1', 'other', 'bob@example.test'), ('z9', 'bob', 'elsewhere@example.test')`);
     expect(await dir.apply(change({ username: 'bob', email: 'bob@example.test' }))).toEqual({ id: 'z9', created: false, changed: ['email'] });
   });
 
   it('adopts by e-mail, case-insensitively, the lowest id among users sharing it, when no username matches', async () => {
     const { dir } = await fresh();
-    await raw.query(`INSERT INTO ${users()} (id, username, email) VALUES ('m2', 'two', 'shared@example.test'), ('m1', 'one', 'Shared@Example.test'), ('m3', 'three', 'shared@example.test')`);
+    await pgx.raw.query(`INSERT INTO ${users()} (id, username, email) VALUES ('m2', 'two', 'shared@example.test'), ('m1', 'one', 'Shared@Example.test'), ('m3', 'three', 'shared@example.test')`);
     expect(await dir.apply(change({ username: 'newname', email: 'SHARED@example.test' }))).toEqual({ id: 'm1', created: false, changed: ['username', 'email'] });
     expect(await dir.apply(change({ email: 'shared@example.test', displayName: 'Only e-mail' }))).toEqual({ id: 'm1', created: false, changed: ['email', 'displayName'] });
   });
 
   it('looks an e-mail up among e-mails only, even when it is another user\'s username', async () => {
     const { dir } = await fresh();
-    await raw.query(`INSERT INTO ${users()} (id, username, email) VALUES ('a1', 'dan@example.test', 'other@example.test'), ('b2', 'dan', 'dan@example.test')`);
+    await pgx.raw.query(`INSERT INTO ${users()} (id, username, email) VALUES ('a1', 'dan@example.test', 'other@example.test'), ('b2', 'dan', 'dan@example.test')`);
     expect(await dir.apply(change({ email: 'dan@example.test', displayName: 'Dan' }))).toEqual({ id: 'b2', created: false, changed: ['displayName'] });
   });
 
@@ -308,17 +291,17 @@ describe('apply: creating', () => {
     rec.before = async (text) => {
       if (raced || !text.startsWith('INSERT')) return;
       raced = true;
-      await raw.query(`INSERT INTO ${users()} (id, username, email) VALUES ('rival', 'Erin', 'erin@example.test')`);
+      await pgx.raw.query(`INSERT INTO ${users()} (id, username, email) VALUES ('rival', 'Erin', 'erin@example.test')`);
     };
     expect(await dir.apply(change({ username: 'erin', email: 'erin@example.test' }))).toEqual({ id: 'rival', created: false, changed: ['username'] });
     expect(rec.transactions).toBe(2);
-    expect((await raw.query(`SELECT id, username FROM ${users()}`)).rows).toEqual([{ id: 'rival', username: 'erin' }]);
+    expect((await pgx.raw.query(`SELECT id, username FROM ${users()}`)).rows).toEqual([{ id: 'rival', username: 'erin' }]);
   });
 
   it('maps a failure of the second attempt, naming the import', async () => {
     const { dir, rec } = await fresh();
     rec.before = async (text, transaction) => {
-      if (transaction === 1 && text.startsWith('INSERT')) await raw.query(`INSERT INTO ${users()} (id, username, email) VALUES ('rival', 'erin', 'e@example.test')`);
+      if (transaction === 1 && text.startsWith('INSERT')) await pgx.raw.query(`INSERT INTO ${users()} (id, username, email) VALUES ('rival', 'erin', 'e@example.test')`);
       if (transaction === 2) throw Object.assign(new Error('terminating connection due to administrator command'), { code: '57P01' });
     };
     const err = await caught(dir.apply(change({ username: 'erin', email: 'e@example.test' })));
@@ -331,14 +314,14 @@ describe('apply: creating', () => {
 
   it('does not retry an import that failed for another reason than a taken username', async () => {
     const { dir, rec } = await fresh();
-    await raw.query(`ALTER TABLE ${users()} ADD CONSTRAINT no_mallory CHECK (username <> 'mallory')`);
+    await pgx.raw.query(`ALTER TABLE ${users()} ADD CONSTRAINT no_mallory CHECK (username <> 'mallory')`);
     const err = await caught(dir.apply(change({ username: 'mallory', email: 'm@example.test' })));
     expect(err).toMatchObject({ name: 'PermanentError', code: '23514', message: 'The database refused import of a user on table "idsync_users": the row violates check constraint "no_mallory"' });
     expect(rec.transactions).toBe(1);
   });
 
   it('lets the database number users of an identity id and omits the id from the insert', async () => {
-    await raw.query(`CREATE TABLE ${schema}.numbered (n bigint GENERATED ALWAYS AS IDENTITY (START WITH 41) PRIMARY KEY, login text, mail text)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.numbered (n bigint GENERATED ALWAYS AS IDENTITY (START WITH 41) PRIMARY KEY, login text, mail text)`);
     const { dir, rec } = await fresh({ table: 'numbered', columns: { id: 'n', username: 'login', email: 'mail' } });
     expect(await dir.apply(change({ username: 'n1', email: 'n1@example.test' }))).toEqual({ id: '41', created: true, changed: ['username', 'email'] });
     expect(writes(rec)[0]!.params).toEqual(['n1', 'n1@example.test']);
@@ -346,7 +329,7 @@ describe('apply: creating', () => {
   });
 
   it('makes a UUID for a uuid id column', async () => {
-    await raw.query(`CREATE TABLE ${schema}.keyed (uid uuid PRIMARY KEY, login text, mail text)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.keyed (uid uuid PRIMARY KEY, login text, mail text)`);
     const { dir } = await fresh({ table: 'keyed', columns: { id: 'uid', username: 'login', email: 'mail' } });
     const { id } = await dir.apply(change({ username: 'u', email: 'u@example.test' }));
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
@@ -386,7 +369,7 @@ describe('apply: updating', () => {
   it('writes nothing, bumps no version and touches no timestamp when nothing differs', async () => {
     const { dir, rec } = await fresh();
     await insertFull();
-    await raw.query(`UPDATE ${users()} SET updated_at = '2001-02-03T04:05:06Z'`);
+    await pgx.raw.query(`UPDATE ${users()} SET updated_at = '2001-02-03T04:05:06Z'`);
     const same = change({ username: 'alice', firstName: 'Alice', groups: ['g2', 'g1'], attributes: { k: 'v' }, active: false }, 'u1');
     expect(await dir.apply(same)).toEqual({ id: 'u1', created: false, changed: [] });
     expect(writes(rec)).toEqual([]);
@@ -396,7 +379,7 @@ describe('apply: updating', () => {
   it('bumps a bigint version past a stored value from the future, and stamps updated_at', async () => {
     const { dir } = await fresh();
     await insertFull();
-    await raw.query(`UPDATE ${users()} SET version = 9000000000000000, updated_at = '2001-02-03T04:05:06Z'`);
+    await pgx.raw.query(`UPDATE ${users()} SET version = 9000000000000000, updated_at = '2001-02-03T04:05:06Z'`);
     await dir.apply(change({ firstName: 'F' }, 'u1'));
     expect(await rowOf('u1', "version, updated_at > now() - interval '1 hour' AS fresh")).toEqual({ version: '9000000000000001', fresh: true });
     expect((await dir.get('u1'))!.version).toBe(9000000000000001);
@@ -405,7 +388,7 @@ describe('apply: updating', () => {
   it('sets a NULL bigint version to the current time in milliseconds', async () => {
     const { dir } = await fresh();
     await insertFull();
-    await raw.query(`UPDATE ${users()} SET version = NULL`);
+    await pgx.raw.query(`UPDATE ${users()} SET version = NULL`);
     const before = Date.now();
     await dir.apply(change({ firstName: 'F' }, 'u1'));
     const version = (await dir.get('u1'))!.version!;
@@ -443,21 +426,21 @@ describe('apply: updating', () => {
   });
 
   it('names the field of a mapped column the database will not clear', async () => {
-    await raw.query(`CREATE TABLE ${schema}.strict (uid text PRIMARY KEY, login text, mail text, given text NOT NULL DEFAULT 'x')`);
-    await raw.query(`INSERT INTO ${schema}.strict VALUES ('s1', 'l', 'm', 'g')`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.strict (uid text PRIMARY KEY, login text, mail text, given text NOT NULL DEFAULT 'x')`);
+    await pgx.raw.query(`INSERT INTO ${schema}.strict VALUES ('s1', 'l', 'm', 'g')`);
     const { dir } = await fresh({ table: `${schema}.strict`, columns: { id: 'uid', username: 'login', email: 'mail', firstName: 'given' } });
     const err = await caught(dir.apply(change({ firstName: null }, 's1')));
     expect(err).toMatchObject({ name: 'PermanentError', code: '23502', message: `The database refused update of user s1 on table "${schema}.strict": column "given" (field firstName) must not be null` });
   });
 
   it('counts an integer version up from 1, and from NULL again', async () => {
-    await raw.query(`CREATE TABLE ${schema}.counted (uid text PRIMARY KEY, login text, mail text, rev integer)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.counted (uid text PRIMARY KEY, login text, mail text, rev integer)`);
     const { dir } = await fresh({ table: 'counted', columns: { id: 'uid', username: 'login', email: 'mail', version: 'rev' } });
     const { id } = await dir.apply(change({ username: 'c', email: 'c@example.test' }));
     expect((await dir.get(id))!.version).toBe(1);
     await dir.apply(change({ email: 'c2@example.test' }, id));
     expect((await dir.get(id))!.version).toBe(2);
-    await raw.query(`UPDATE ${schema}.counted SET rev = NULL`);
+    await pgx.raw.query(`UPDATE ${schema}.counted SET rev = NULL`);
     await dir.apply(change({ email: 'c3@example.test' }, id));
     expect((await dir.get(id))!.version).toBe(1);
   });
@@ -466,21 +449,21 @@ describe('apply: updating', () => {
     ['timestamptz', "'2100-01-01T00:00:00Z'"],
     ['timestamp', "'2100-01-01 00:00:00'"],
   ])('moves a %s version at least a millisecond past a stored one, and starts it at the current time', async (type, future) => {
-    await raw.query(`CREATE TABLE ${schema}.stamped (uid text PRIMARY KEY, login text, mail text, rev ${type})`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.stamped (uid text PRIMARY KEY, login text, mail text, rev ${type})`);
     const { dir } = await fresh({ table: 'stamped', columns: { id: 'uid', username: 'login', email: 'mail', version: 'rev' } });
     const { id } = await dir.apply(change({ username: 't', email: 't@example.test' }));
-    const stamp = await raw.query<{ near: boolean }>(`SELECT abs(extract(epoch from (rev - ${type === 'timestamp' ? 'localtimestamp' : 'now()'}))) < 3600 AS near FROM ${schema}.stamped`);
+    const stamp = await pgx.raw.query<{ near: boolean }>(`SELECT abs(extract(epoch from (rev - ${type === 'timestamp' ? 'localtimestamp' : 'now()'}))) < 3600 AS near FROM ${schema}.stamped`);
     expect(stamp.rows).toEqual([{ near: true }]);
-    await raw.query(`UPDATE ${schema}.stamped SET rev = ${future}`);
+    await pgx.raw.query(`UPDATE ${schema}.stamped SET rev = ${future}`);
     await dir.apply(change({ email: 't2@example.test' }, id));
     expect((await dir.get(id))!.version).toBe(Date.UTC(2100, 0, 1) + 1);
   });
 
   it('stores attributes in a json column as the document given and compares them by content', async () => {
-    await raw.query(`CREATE TABLE ${schema}.documented (uid text PRIMARY KEY, login text, mail text, attrs json)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.documented (uid text PRIMARY KEY, login text, mail text, attrs json)`);
     const { dir, rec } = await fresh({ table: 'documented', columns: { id: 'uid', username: 'login', email: 'mail', attributes: 'attrs' } });
     const { id } = await dir.apply(change({ username: 'j', email: 'j@example.test', attributes: { b: '1', a: ['x', 'y'] } }));
-    expect((await raw.query(`SELECT attrs::text AS t FROM ${schema}.documented`)).rows).toEqual([{ t: '{"b":"1","a":["x","y"]}' }]);
+    expect((await pgx.raw.query(`SELECT attrs::text AS t FROM ${schema}.documented`)).rows).toEqual([{ t: '{"b":"1","a":["x","y"]}' }]);
     rec.seen.length = 0;
     expect(await dir.apply(change({ attributes: { a: ['x', 'y'], b: '1' } }, id))).toMatchObject({ changed: [] });
     expect(await dir.apply(change({ attributes: { a: ['y', 'x'], b: '1' } }, id))).toMatchObject({ changed: ['attributes'] });
@@ -488,8 +471,8 @@ describe('apply: updating', () => {
   });
 
   it('ignores values for fields the column map leaves out', async () => {
-    await raw.query(`CREATE TABLE ${schema}.narrow (uid text PRIMARY KEY, login text, mail text)`);
-    await raw.query(`INSERT INTO ${schema}.narrow VALUES ('n1', 'l', 'm')`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.narrow (uid text PRIMARY KEY, login text, mail text)`);
+    await pgx.raw.query(`INSERT INTO ${schema}.narrow VALUES ('n1', 'l', 'm')`);
     const { dir, rec } = await fresh({ table: 'narrow', columns: { id: 'uid', username: 'login', email: 'mail' } });
     expect(await dir.apply(change({ firstName: 'F', groups: ['g'], active: false, attributes: { a: 'b' } }, 'n1'))).toEqual({ id: 'n1', created: false, changed: [] });
     expect(writes(rec)).toEqual([]);
@@ -500,7 +483,7 @@ describe('setRoles', () => {
   it('replaces the roles in the order given and bumps the version', async () => {
     const { dir, rec } = await fresh();
     await insertFull();
-    await raw.query(`UPDATE ${users()} SET version = 9000000000000000`);
+    await pgx.raw.query(`UPDATE ${users()} SET version = 9000000000000000`);
     expect(await dir.setRoles('u1', ['zeta', 'alpha'])).toBe(true);
     expect(await rowOf('u1', 'roles, version, groups')).toEqual({ roles: ['zeta', 'alpha'], version: '9000000000000001', groups: ['g1', 'g2'] });
     expect(writes(rec)).toHaveLength(1);
@@ -512,10 +495,10 @@ describe('setRoles', () => {
     await insertFull();
     expect(await dir.setRoles('u1', ['r1'])).toBe(true);
     expect(writes(rec)).toEqual([]);
-    await raw.query(`UPDATE ${users()} SET roles = '{a,b}'`);
+    await pgx.raw.query(`UPDATE ${users()} SET roles = '{a,b}'`);
     expect(await dir.setRoles('u1', ['b', 'a'])).toBe(true);
     expect(writes(rec)).toEqual([]);
-    await raw.query(`UPDATE ${users()} SET roles = NULL`);
+    await pgx.raw.query(`UPDATE ${users()} SET roles = NULL`);
     expect(await dir.setRoles('u1', [])).toBe(true);
     expect(await rowOf('u1', 'roles')).toEqual({ roles: [] });
   });
@@ -527,8 +510,8 @@ describe('setRoles', () => {
   });
 
   it('stores nothing without a roles column, answering whether the user exists', async () => {
-    await raw.query(`CREATE TABLE ${schema}.narrow (uid text PRIMARY KEY, login text, mail text)`);
-    await raw.query(`INSERT INTO ${schema}.narrow VALUES ('n1', 'l', 'm')`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.narrow (uid text PRIMARY KEY, login text, mail text)`);
+    await pgx.raw.query(`INSERT INTO ${schema}.narrow VALUES ('n1', 'l', 'm')`);
     const { dir, rec } = await fresh({ table: 'narrow', columns: { id: 'uid', username: 'login', email: 'mail' } });
     expect(await dir.setRoles('n1', ['r'])).toBe(true);
     expect(await dir.setRoles('n2', ['r'])).toBe(false);
@@ -539,7 +522,7 @@ describe('setRoles', () => {
     const { dir, rec } = await fresh();
     expect(await caught(dir.setRoles('u1', [], { abortSignal: AbortSignal.abort() }))).toMatchObject({ name: 'TransientError', code: 'ABORTED', message: 'Aborted role update of user u1 (shutdown)' });
     expect(rec.seen).toEqual([]);
-    await raw.query(`DROP TABLE ${users()}`);
+    await pgx.raw.query(`DROP TABLE ${users()}`);
     const err = await caught(dir.setRoles('u1', []));
     expect(err).toMatchObject({ name: 'ConfigurationError', code: '42P01' });
     expect(err.message).toMatch(/^The database refused role update of user u1 on table "idsync_users": /);
@@ -552,7 +535,7 @@ describe('setPhoto', () => {
   it('stores bytes, hash and content type, bumping the version once', async () => {
     const { dir, rec } = await fresh();
     await insertUsers(['u1']);
-    await raw.query(`UPDATE ${users()} SET version = 9000000000000000`);
+    await pgx.raw.query(`UPDATE ${users()} SET version = 9000000000000000`);
     const photo = photoOf('portrait');
     expect(await dir.setPhoto('u1', photo)).toBe(true);
     expect(await photoRow()).toEqual({ photo: 'portrait', photo_hash: photo.hash, photo_content_type: 'image/png', version: '9000000000000001' });
@@ -596,7 +579,7 @@ describe('setPhoto', () => {
     const { dir } = await fresh();
     await insertUsers(['u1']);
     const photo = photoOf('portrait');
-    await raw.query(`UPDATE ${users()} SET photo_hash = $1, photo_content_type = 'image/png'`, [photo.hash]);
+    await pgx.raw.query(`UPDATE ${users()} SET photo_hash = $1, photo_content_type = 'image/png'`, [photo.hash]);
     expect(await dir.setPhoto('u1', photo)).toBe(true);
     expect(await photoRow()).toMatchObject({ photo: 'portrait', photo_hash: photo.hash });
   });
@@ -605,7 +588,7 @@ describe('setPhoto', () => {
     const { dir, rec } = await fresh();
     await insertUsers(['u1', 'u2', 'u3']);
     await dir.setPhoto('u1', photoOf('portrait'));
-    await raw.query(`UPDATE ${users()} SET photo_hash = 'stale' WHERE id = 'u2'`);
+    await pgx.raw.query(`UPDATE ${users()} SET photo_hash = 'stale' WHERE id = 'u2'`);
     rec.seen.length = 0;
     expect(await dir.setPhoto('u1', null)).toBe(true);
     expect(await dir.setPhoto('u2', null)).toBe(true);
@@ -618,14 +601,14 @@ describe('setPhoto', () => {
   it('clears a leftover content type of a user without a photo', async () => {
     const { dir, rec } = await fresh();
     await insertUsers(['u1']);
-    await raw.query(`UPDATE ${users()} SET photo_content_type = 'image/gif'`);
+    await pgx.raw.query(`UPDATE ${users()} SET photo_content_type = 'image/gif'`);
     expect(await dir.setPhoto('u1', null)).toBe(true);
     expect(writes(rec).map((w) => w.params.slice(0, -1))).toEqual([['u1', null]]);
   });
 
   it('hashes the stored bytes when there is no hash column, and keeps a content type without one', async () => {
-    await raw.query(`CREATE TABLE ${schema}.pictured (uid text PRIMARY KEY, login text, mail text, pic bytea, kind text)`);
-    await raw.query(`INSERT INTO ${schema}.pictured VALUES ('p1', 'l', 'm', NULL, NULL)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.pictured (uid text PRIMARY KEY, login text, mail text, pic bytea, kind text)`);
+    await pgx.raw.query(`INSERT INTO ${schema}.pictured VALUES ('p1', 'l', 'm', NULL, NULL)`);
     const { dir, rec } = await fresh({ table: 'pictured', columns: { id: 'uid', username: 'login', email: 'mail', photo: 'pic', photoContentType: 'kind' } });
     const photo = photoOf('bytes');
     expect(await dir.setPhoto('p1', photo)).toBe(true);
@@ -639,8 +622,8 @@ describe('setPhoto', () => {
   });
 
   it('needs no content type column', async () => {
-    await raw.query(`CREATE TABLE ${schema}.bare (uid text PRIMARY KEY, login text, mail text, pic bytea, pic_hash text)`);
-    await raw.query(`INSERT INTO ${schema}.bare VALUES ('p1', 'l', 'm', NULL, NULL)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.bare (uid text PRIMARY KEY, login text, mail text, pic bytea, pic_hash text)`);
+    await pgx.raw.query(`INSERT INTO ${schema}.bare VALUES ('p1', 'l', 'm', NULL, NULL)`);
     const { dir, rec } = await fresh({ table: 'bare', columns: { id: 'uid', username: 'login', email: 'mail', photo: 'pic', photoHash: 'pic_hash' } });
     const photo = photoOf('bytes');
     expect(await dir.setPhoto('p1', photo)).toBe(true);
@@ -652,8 +635,8 @@ describe('setPhoto', () => {
   });
 
   it('stores nothing without a photo column, answering whether the user exists', async () => {
-    await raw.query(`CREATE TABLE ${schema}.narrow (uid text PRIMARY KEY, login text, mail text)`);
-    await raw.query(`INSERT INTO ${schema}.narrow VALUES ('n1', 'l', 'm')`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.narrow (uid text PRIMARY KEY, login text, mail text)`);
+    await pgx.raw.query(`INSERT INTO ${schema}.narrow VALUES ('n1', 'l', 'm')`);
     const { dir, rec } = await fresh({ table: 'narrow', columns: { id: 'uid', username: 'login', email: 'mail' } });
     expect(await dir.setPhoto('n1', photoOf('x'))).toBe(true);
     expect(await dir.setPhoto('n1', null)).toBe(true);
@@ -669,7 +652,7 @@ describe('setPhoto', () => {
     rec.seen.length = 0;
     expect(await caught(dir.setPhoto('u1', null, { abortSignal: AbortSignal.abort() }))).toMatchObject({ name: 'TransientError', code: 'ABORTED', message: 'Aborted photo update of user u1 (shutdown)' });
     expect(rec.seen).toEqual([]);
-    await raw.query(`DROP TABLE ${users()}`);
+    await pgx.raw.query(`DROP TABLE ${users()}`);
     const err = await caught(dir.setPhoto('u1', null));
     expect(err.message).toMatch(/^The database refused photo update of user u1 on table "idsync_users": /);
   });

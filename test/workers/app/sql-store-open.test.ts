@@ -6,13 +6,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { jest } from '@jest/globals';
 import pg from 'pg';
-import { openEngine, openSqlDirectory, quoteIdent, type SqlEngine } from '../../../workers/app/sql/index.js';
+import { openSqlDirectory, quoteIdent, type SqlEngine } from '../../../workers/app/sql/index.js';
 import { parseTableName, quoteTable } from '../../../workers/app/sql/identifiers.js';
 import { findTable, tableColumns } from '../../../workers/app/sql/introspect.js';
 import { migrateDefaultTable } from '../../../workers/app/sql/migrate.js';
 import { openPgEngine } from '../../../workers/app/sql/pg-engine.js';
 import { waitFor } from '../../helpers/wait.js';
-import { createTestDatabase, type TestDatabase } from '../../helpers/postgres.js';
+import { usePostgres } from '../../helpers/postgres.js';
 
 async function caught(p: Promise<unknown>): Promise<Error & { code?: string; variables?: { path: string; message: string }[] }> {
   const err = await p.then(
@@ -23,45 +23,30 @@ async function caught(p: Promise<unknown>): Promise<Error & { code?: string; var
   return err;
 }
 
-let db: TestDatabase;
-let raw: SqlEngine;
-beforeAll(async () => {
-  db = await createTestDatabase();
-  raw = await openEngine({ kind: 'pg', databaseUrl: db.url });
-});
-afterAll(async () => {
-  await raw?.close();
-  await db?.drop();
-});
-
-let counter = 0;
+const pgx = usePostgres();
 let schema: string;
-let opened: SqlEngine[] = [];
-beforeEach(async () => {
-  schema = `s${++counter}`;
-  await raw.query(`CREATE SCHEMA ${schema}`);
+beforeEach(() => {
+  schema = pgx.schema;
 });
-afterEach(async () => {
+afterEach(() => {
   jest.restoreAllMocks();
-  await Promise.all(opened.map((e) => e.close()));
-  opened = [];
 });
 
 /** An engine whose unqualified names resolve in this test's schema (then in `more`). */
 function schemaEngine(more: string[] = [], options: { maxConnections?: number; statementTimeoutInMs?: number } = {}): SqlEngine {
-  const engine = openPgEngine({ databaseUrl: db.urlFor([schema, ...more].join(',')), ...options });
-  opened.push(engine);
+  const engine = openPgEngine({ databaseUrl: pgx.db.urlFor([schema, ...more].join(',')), ...options });
+  pgx.track(engine);
   return engine;
 }
 
 /** The default table's columns, without its indexes and with `extra` columns. */
 const defaultTable = (extra = '') =>
-  raw.query(`CREATE TABLE ${schema}.idsync_users (id text PRIMARY KEY, username text NOT NULL, email text, first_name text, last_name text,
+  pgx.raw.query(`CREATE TABLE ${schema}.idsync_users (id text PRIMARY KEY, username text NOT NULL, email text, first_name text, last_name text,
     display_name text, active boolean NOT NULL DEFAULT true, groups text[], roles text[], attributes jsonb, photo bytea, photo_hash text,
     photo_content_type text, version bigint${extra})`);
 
 const tables = async () =>
-  (await raw.query<{ t: string }>('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema])).rows.map((r) => r.t);
+  (await pgx.raw.query<{ t: string }>('SELECT table_name AS t FROM information_schema.tables WHERE table_schema = $1 ORDER BY 1', [schema])).rows.map((r) => r.t);
 
 describe('identifiers', () => {
   it('double-quotes a name and doubles the quotes inside it', () => {
@@ -87,8 +72,8 @@ describe('identifiers', () => {
 
   it('lets hostile table and column names through as names only', async () => {
     const table = 'We"ird; DROP TABLE idsync_users; --';
-    await raw.query(`CREATE TABLE ${schema}.${quoteIdent(table)} (${quoteIdent('Id "x"')} text PRIMARY KEY, ${quoteIdent('user')} text, ${quoteIdent('e.mail')} text)`);
-    await raw.query(`CREATE TABLE ${schema}.idsync_users (id text)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.${quoteIdent(table)} (${quoteIdent('Id "x"')} text PRIMARY KEY, ${quoteIdent('user')} text, ${quoteIdent('e.mail')} text)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.idsync_users (id text)`);
     const dir = await openSqlDirectory({ engine: schemaEngine(), table, columns: { id: 'Id "x"', username: 'user', email: 'e.mail' } });
     const { id } = await dir.apply({ values: { username: "o'brien", email: 'o@example.test' }, source: 'crowd' });
     expect(await dir.get(id)).toEqual({ id, username: "o'brien", email: 'o@example.test', active: true });
@@ -98,9 +83,9 @@ describe('identifiers', () => {
 
 describe('findTable and tableColumns', () => {
   it('prefers the exact spelling, then the lower-case one', async () => {
-    await raw.query(`CREATE TABLE ${schema}."Users" (a int)`);
-    await raw.query(`CREATE TABLE ${schema}.users (a int)`);
-    await raw.query(`CREATE TABLE ${schema}.people (a int)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}."Users" (a int)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.users (a int)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.people (a int)`);
     const e = schemaEngine();
     expect(await findTable(e, { schema: undefined, name: 'Users' })).toEqual({ schema, name: 'Users' });
     expect(await findTable(e, { schema: undefined, name: 'PEOPLE' })).toEqual({ schema, name: 'people' });
@@ -112,24 +97,24 @@ describe('findTable and tableColumns', () => {
 
   it('takes an unqualified name from the first schema on the search path that has it, and only from there', async () => {
     const second = `${schema}_b`;
-    await raw.query(`CREATE SCHEMA ${second}`);
-    await raw.query(`CREATE TABLE ${second}.shared (a int)`);
-    await raw.query(`CREATE TABLE ${schema}.shared (a int)`);
-    await raw.query(`CREATE TABLE ${second}.only_b (a int)`);
+    await pgx.raw.query(`CREATE SCHEMA ${second}`);
+    await pgx.raw.query(`CREATE TABLE ${second}.shared (a int)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.shared (a int)`);
+    await pgx.raw.query(`CREATE TABLE ${second}.only_b (a int)`);
     const both = schemaEngine([second]);
     expect(await findTable(both, { schema: undefined, name: 'shared' })).toEqual({ schema, name: 'shared' });
     expect(await findTable(both, { schema: undefined, name: 'only_b' })).toEqual({ schema: second, name: 'only_b' });
-    const reversed = openPgEngine({ databaseUrl: db.urlFor(`${second},${schema}`) });
-    opened.push(reversed);
+    const reversed = openPgEngine({ databaseUrl: pgx.db.urlFor(`${second},${schema}`) });
+    pgx.track(reversed);
     expect(await findTable(reversed, { schema: undefined, name: 'shared' })).toEqual({ schema: second, name: 'shared' });
     expect(await findTable(schemaEngine(), { schema: undefined, name: 'only_b' })).toBeUndefined();
   });
 
   it('describes each column: types, defaults, identity and generation', async () => {
-    await raw.query(`CREATE TABLE ${schema}.described (
+    await pgx.raw.query(`CREATE TABLE ${schema}.described (
       n bigint GENERATED ALWAYS AS IDENTITY, s serial, tags varchar(9)[], doc jsonb DEFAULT '{}', plain text,
       twice int GENERATED ALWAYS AS (s * 2) STORED)`);
-    const columns = await tableColumns(raw, { schema, name: 'described' });
+    const columns = await tableColumns(pgx.raw, { schema, name: 'described' });
     expect([...columns].sort((a, b) => a.name.localeCompare(b.name))).toEqual([
       { name: 'doc', dataType: 'jsonb', udtName: 'jsonb', hasDefault: true, isIdentity: false, isGenerated: false },
       { name: 'n', dataType: 'bigint', udtName: 'int8', hasDefault: false, isIdentity: true, isGenerated: false },
@@ -138,21 +123,21 @@ describe('findTable and tableColumns', () => {
       { name: 'tags', dataType: 'ARRAY', udtName: '_varchar', hasDefault: false, isIdentity: false, isGenerated: false },
       { name: 'twice', dataType: 'integer', udtName: 'int4', hasDefault: false, isIdentity: false, isGenerated: true },
     ]);
-    expect(await tableColumns(raw, { schema, name: 'nothing' })).toEqual([]);
+    expect(await tableColumns(pgx.raw, { schema, name: 'nothing' })).toEqual([]);
   });
 });
 
 describe('migrateDefaultTable', () => {
   const columnsOf = async () =>
     (
-      await raw.query<{ c: string }>(
+      await pgx.raw.query<{ c: string }>(
         `SELECT column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '-') AS c
            FROM information_schema.columns WHERE table_schema = $1 AND table_name = 'idsync_users' ORDER BY ordinal_position`,
         [schema],
       )
     ).rows.map((r) => r.c);
   const indexesOf = async () =>
-    (await raw.query<{ d: string }>("SELECT indexdef AS d FROM pg_indexes WHERE schemaname = $1 AND tablename = 'idsync_users' ORDER BY indexname", [schema])).rows.map((r) =>
+    (await pgx.raw.query<{ d: string }>("SELECT indexdef AS d FROM pg_indexes WHERE schemaname = $1 AND tablename = 'idsync_users' ORDER BY indexname", [schema])).rows.map((r) =>
       r.d.replace(`${schema}.`, ''),
     );
 
@@ -173,14 +158,14 @@ describe('migrateDefaultTable', () => {
   });
 
   it('waits for the migration lock another process holds, and creates nothing until it has it', async () => {
-    const holder = new pg.Client({ connectionString: db.url });
+    const holder = new pg.Client({ connectionString: pgx.db.url });
     await holder.connect();
     try {
       await holder.query('BEGIN');
       await holder.query('SELECT pg_advisory_xact_lock($1)', [0x1d5_9c01]);
       const e = schemaEngine();
       const migration = migrateDefaultTable(e);
-      await waitFor(async () => (await raw.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1", [0x1d5_9c01])).rowCount > 0);
+      await waitFor(async () => (await pgx.raw.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND NOT granted AND objid = $1", [0x1d5_9c01])).rowCount > 0);
       expect(await tables()).toEqual([]);
       await holder.query('COMMIT');
       await migration;
@@ -191,7 +176,7 @@ describe('migrateDefaultTable', () => {
   });
 
   it('rolls back everything when a statement fails', async () => {
-    await raw.query(`CREATE TABLE ${schema}.idsync_users (id text, login text)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.idsync_users (id text, login text)`);
     await expect(migrateDefaultTable(schemaEngine())).rejects.toMatchObject({ code: '42703' });
     expect(await indexesOf()).toEqual([]);
   });
@@ -213,7 +198,7 @@ describe('openSqlDirectory', () => {
   it('leaves an existing default table as it is', async () => {
     await defaultTable();
     const dir = await openSqlDirectory({ engine: schemaEngine() });
-    expect((await raw.query("SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE 'idsync_users_%lower%'", [schema])).rows).toEqual([]);
+    expect((await pgx.raw.query("SELECT indexname FROM pg_indexes WHERE schemaname = $1 AND indexname LIKE 'idsync_users_%lower%'", [schema])).rows).toEqual([]);
     // Without an updated_at column there is nothing to stamp.
     const { id } = await dir.apply({ values: { username: 'a', email: 'a@example.test', firstName: 'F' }, source: 'crowd' });
     await dir.apply({ id, values: { firstName: 'G' }, source: 'crowd' });
@@ -222,24 +207,24 @@ describe('openSqlDirectory', () => {
 
   it('stamps updated_at of the default table only when the map does not claim it', async () => {
     await defaultTable(', updated_at timestamptz');
-    await raw.query(`INSERT INTO ${schema}.idsync_users (id, username, email) VALUES ('u1', 'a', 'a@example.test')`);
+    await pgx.raw.query(`INSERT INTO ${schema}.idsync_users (id, username, email) VALUES ('u1', 'a', 'a@example.test')`);
     const plain = await openSqlDirectory({ engine: schemaEngine() });
     await plain.apply({ id: 'u1', values: { email: 'b@example.test' }, source: 'crowd' });
-    const stamped = (await raw.query<{ set: boolean }>(`SELECT updated_at IS NOT NULL AS set FROM ${schema}.idsync_users`)).rows;
+    const stamped = (await pgx.raw.query<{ set: boolean }>(`SELECT updated_at IS NOT NULL AS set FROM ${schema}.idsync_users`)).rows;
     expect(stamped).toEqual([{ set: true }]);
 
-    await raw.query(`UPDATE ${schema}.idsync_users SET updated_at = '2100-01-01T00:00:00Z'`);
+    await pgx.raw.query(`UPDATE ${schema}.idsync_users SET updated_at = '2100-01-01T00:00:00Z'`);
     const claimed = await openSqlDirectory({ engine: schemaEngine(), table: 'idsync_users', columns: { id: 'id', username: 'username', email: 'email', version: 'updated_at' } });
     await claimed.apply({ id: 'u1', values: { email: 'c@example.test' }, source: 'crowd' });
     expect((await claimed.get('u1'))!.version).toBe(Date.UTC(2100, 0, 1) + 1);
   });
 
   it('never stamps updated_at of another table', async () => {
-    await raw.query(`CREATE TABLE ${schema}.accounts (uid text PRIMARY KEY, login text, mail text, updated_at timestamptz)`);
-    await raw.query(`INSERT INTO ${schema}.accounts VALUES ('u1', 'a', 'a@example.test', NULL)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.accounts (uid text PRIMARY KEY, login text, mail text, updated_at timestamptz)`);
+    await pgx.raw.query(`INSERT INTO ${schema}.accounts VALUES ('u1', 'a', 'a@example.test', NULL)`);
     const dir = await openSqlDirectory({ engine: schemaEngine(), table: 'accounts', columns: { id: 'uid', username: 'login', email: 'mail' } });
     await dir.apply({ id: 'u1', values: { email: 'b@example.test' }, source: 'crowd' });
-    expect((await raw.query(`SELECT mail, updated_at FROM ${schema}.accounts`)).rows).toEqual([{ mail: 'b@example.test', updated_at: null }]);
+    expect((await pgx.raw.query(`SELECT mail, updated_at FROM ${schema}.accounts`)).rows).toEqual([{ mail: 'b@example.test', updated_at: null }]);
   });
 
   it('asks for a column map for another table before touching the database', async () => {
@@ -264,7 +249,7 @@ describe('openSqlDirectory', () => {
   });
 
   it('names a column the table lacks', async () => {
-    await raw.query(`CREATE TABLE ${schema}.accounts (uid text PRIMARY KEY, login text)`);
+    await pgx.raw.query(`CREATE TABLE ${schema}.accounts (uid text PRIMARY KEY, login text)`);
     const err = await caught(openSqlDirectory({ engine: schemaEngine(), table: `${schema}.accounts`, columns: { id: 'uid', username: 'login', email: 'mail' } }));
     expect(err.variables).toEqual([{ path: 'APP_USERS_COLUMNS', message: `field "email" maps to column "mail", which table "${schema}.accounts" does not have` }]);
   });
@@ -281,9 +266,9 @@ describe('openSqlDirectory', () => {
 
   it('closes the engine it opened when the table does not do, and when the directory closes', async () => {
     const end = jest.spyOn(pg.Pool.prototype, 'end');
-    await caught(openSqlDirectory({ engine: { kind: 'pg', databaseUrl: db.urlFor(schema) }, table: 'absent', columns: { id: 'a', username: 'b', email: 'c' } }));
+    await caught(openSqlDirectory({ engine: { kind: 'pg', databaseUrl: pgx.db.urlFor(schema) }, table: 'absent', columns: { id: 'a', username: 'b', email: 'c' } }));
     expect(end).toHaveBeenCalledTimes(1);
-    const dir = await openSqlDirectory({ engine: { kind: 'pg', databaseUrl: db.urlFor(schema) } });
+    const dir = await openSqlDirectory({ engine: { kind: 'pg', databaseUrl: pgx.db.urlFor(schema) } });
     expect(end).toHaveBeenCalledTimes(1);
     await dir.close();
     expect(end).toHaveBeenCalledTimes(2);
@@ -306,14 +291,14 @@ describe('openSqlDirectory', () => {
   });
 
   it('reports a missing database as a configuration problem', async () => {
-    const url = new URL(db.url);
-    url.pathname = `/${db.name}_missing`;
+    const url = new URL(pgx.db.url);
+    url.pathname = `/${pgx.db.name}_missing`;
     url.password = 's3cret-pw';
     const err = await caught(openSqlDirectory({ engine: { kind: 'pg', databaseUrl: url.toString() } }));
     expect(err).toMatchObject({
       name: 'ConfigurationError',
       code: '3D000',
-      message: `The database refused opening the users table on table "idsync_users": database "${db.name}_missing" does not exist (SQLSTATE 3D000); check APP_USERS_TABLE, APP_USERS_COLUMNS and the grants of the database user`,
+      message: `The database refused opening the users table on table "idsync_users": database "${pgx.db.name}_missing" does not exist (SQLSTATE 3D000); check APP_USERS_TABLE, APP_USERS_COLUMNS and the grants of the database user`,
     });
   });
 
@@ -349,11 +334,11 @@ describe('the pg engine', () => {
       made.push(pool);
       return pool;
     } as never);
-    opened.push(openPgEngine({ databaseUrl: db.url }));
-    opened.push(openPgEngine({ databaseUrl: db.url, maxConnections: 3, connectTimeoutInMs: 250, statementTimeoutInMs: 500 }));
+    pgx.track(openPgEngine({ databaseUrl: pgx.db.url }));
+    pgx.track(openPgEngine({ databaseUrl: pgx.db.url, maxConnections: 3, connectTimeoutInMs: 250, statementTimeoutInMs: 500 }));
     expect(spy.mock.calls).toEqual([
-      [{ connectionString: db.url, max: 10, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000, statement_timeout: 30_000, application_name: 'idsync' }],
-      [{ connectionString: db.url, max: 3, connectionTimeoutMillis: 250, idleTimeoutMillis: 30_000, statement_timeout: 500, application_name: 'idsync' }],
+      [{ connectionString: pgx.db.url, max: 10, connectionTimeoutMillis: 10_000, idleTimeoutMillis: 30_000, statement_timeout: 30_000, application_name: 'idsync' }],
+      [{ connectionString: pgx.db.url, max: 3, connectionTimeoutMillis: 250, idleTimeoutMillis: 30_000, statement_timeout: 500, application_name: 'idsync' }],
     ]);
     // Without it, an idle connection that dies (server restart) would take the process down.
     expect(made.map((p) => p.listenerCount('error'))).toEqual([1, 1]);
@@ -381,7 +366,7 @@ describe('the pg engine', () => {
     const { port } = silent.address() as { port: number };
     try {
       const e = openPgEngine({ databaseUrl: `postgres://x@127.0.0.1:${port}/x`, connectTimeoutInMs: 100 });
-      opened.push(e);
+      pgx.track(e);
       await expect(e.query('SELECT 1')).rejects.toThrow(/timeout/i);
     } finally {
       sockets.forEach((s) => s.destroy());
@@ -393,7 +378,7 @@ describe('the pg engine', () => {
     const e = schemaEngine();
     await e.query('CREATE TABLE t (a int)');
     expect(await e.transaction(async (tx) => (await tx.query('INSERT INTO t VALUES (1), (2)')).rowCount)).toBe(2);
-    expect((await raw.query(`SELECT count(*)::int AS n FROM ${schema}.t`)).rows).toEqual([{ n: 2 }]);
+    expect((await pgx.raw.query(`SELECT count(*)::int AS n FROM ${schema}.t`)).rows).toEqual([{ n: 2 }]);
   });
 
   it('rolls back a transaction that throws and passes the error on', async () => {
@@ -455,7 +440,7 @@ describe('the pg engine', () => {
   });
 
   it('closes once, however often asked, and refuses queries afterwards', async () => {
-    const e = openPgEngine({ databaseUrl: db.url });
+    const e = openPgEngine({ databaseUrl: pgx.db.url });
     await e.query('SELECT 1');
     const end = jest.spyOn(pg.Pool.prototype, 'end');
     await Promise.all([e.close(), e.close()]);
